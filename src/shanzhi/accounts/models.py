@@ -1,0 +1,106 @@
+"""Users, their roles and territory, departments, grid workers, API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from shanzhi.geo.models import Grid, Region
+
+
+class Role(models.TextChoices):
+    CITY_ADMIN = "city_admin", _("City administrator")
+    OPERATOR = "operator", _("Linkage-centre operator")
+    HANDLER = "handler", _("Department handler")
+    GRID_WORKER = "grid_worker", _("Grid worker")
+    VIEWER = "viewer", _("Viewer")
+
+
+class Department(models.Model):
+    """A handling unit at some level (city 城管局, district 住建局 …)."""
+
+    code = models.CharField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    region = models.ForeignKey(Region, verbose_name=_("region"), on_delete=models.PROTECT,
+                               related_name="departments")
+
+    class Meta:
+        verbose_name = _("department")
+        verbose_name_plural = _("departments")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.name}（{self.region.name}）"
+
+
+class User(AbstractUser):
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.VIEWER)
+    region = models.ForeignKey(
+        Region, verbose_name=_("territory"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="users",
+        help_text=_("The region this user serves; grid workers serve their grids instead."))
+    department = models.ForeignKey(Department, verbose_name=_("department"), null=True,
+                                   blank=True, on_delete=models.PROTECT, related_name="members")
+    display_name = models.CharField(_("display name"), max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+    def __str__(self) -> str:
+        return self.display_name or self.username
+
+
+class GridWorker(models.Model):
+    class Kind(models.TextChoices):
+        FULL_TIME = "full_time", _("Full-time grid worker")
+        PART_TIME = "part_time", _("Part-time grid worker")
+
+    user = models.OneToOneField(User, verbose_name=_("user"), on_delete=models.CASCADE,
+                                related_name="grid_worker")
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.FULL_TIME)
+    grids = models.ManyToManyField(Grid, verbose_name=_("grids"), related_name="workers")
+
+    class Meta:
+        verbose_name = _("grid worker")
+        verbose_name_plural = _("grid workers")
+
+    def __str__(self) -> str:
+        return f"{self.user}（{self.get_kind_display()}）"
+
+
+class ApiToken(models.Model):
+    """A bearer token for programs. Only its SHA-256 is stored."""
+
+    PREFIX = "sz_"
+
+    user = models.ForeignKey(User, verbose_name=_("user"), on_delete=models.CASCADE,
+                             related_name="api_tokens")
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    hint = models.CharField(_("first characters"), max_length=12, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+
+    def __str__(self) -> str:
+        return f"{self.hint}… ({self.user})"
+
+    @staticmethod
+    def hash(key: str) -> str:
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, *, user: User, name: str = "") -> tuple[ApiToken, str]:
+        key = cls.PREFIX + secrets.token_urlsafe(32)
+        token = cls.objects.create(user=user, name=name, key_hash=cls.hash(key), hint=key[:8])
+        return token, key

@@ -1,0 +1,102 @@
+"""The actor's territory: the one place every query is filtered by.
+
+A scope is a set of region subtrees (by materialised path) and, for grid
+workers, the set of their grids. Every selector that reads territorial data
+goes through :meth:`Scope.filter`; anything outside answers "not found".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import reduce
+from operator import or_
+
+from django.db.models import Q, QuerySet
+
+from shanzhi.core.errors import NotFound
+from shanzhi.geo.models import Grid, Region
+
+from .models import Role, User
+
+
+@dataclass(frozen=True)
+class Scope:
+    #: Region subtrees the actor may see, as path prefixes ("/1/12/").
+    paths: tuple[str, ...] = ()
+    #: For grid workers: the only grids they may see. None: every grid under ``paths``.
+    grid_ids: frozenset[int] | None = None
+    department_id: int | None = None
+    unrestricted: bool = False
+    role: str = Role.VIEWER
+    user_id: int | None = field(default=None, compare=False)
+
+    @classmethod
+    def for_user(cls, user: User) -> Scope:
+        if not user.is_authenticated or not user.is_active:
+            return cls()
+        if user.is_superuser:
+            return cls(unrestricted=True, role=Role.CITY_ADMIN, user_id=user.pk)
+        if user.role == Role.GRID_WORKER:
+            worker = getattr(user, "grid_worker", None)
+            grids = (list(worker.grids.current().values_list("id", "community__path"))
+                     if worker else [])
+            return cls(paths=tuple(sorted({path for _, path in grids})),
+                       grid_ids=frozenset(pk for pk, _ in grids), role=user.role,
+                       user_id=user.pk)
+        region = user.region or (user.department.region if user.department else None)
+        if region is None:
+            return cls(role=user.role, user_id=user.pk)
+        return cls(paths=(region.path,), department_id=user.department_id, role=user.role,
+                   user_id=user.pk)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.unrestricted and not self.paths
+
+    def covers(self, path: str, grid_id: int | None = None) -> bool:
+        if self.unrestricted:
+            return True
+        if self.grid_ids is not None and grid_id is not None and grid_id not in self.grid_ids:
+            return False
+        return any(path.startswith(p) for p in self.paths)
+
+    def filter(self, qs: QuerySet, *, path_field: str = "path",
+               grid_field: str | None = None) -> QuerySet:
+        """Keep only rows inside the territory. ``path_field`` names the
+        column holding the row's region path; ``grid_field`` (if the rows
+        belong to grids) the column holding the grid id."""
+        if self.unrestricted:
+            return qs
+        if not self.paths:
+            return qs.none()
+        qs = qs.filter(reduce(or_, (Q(**{f"{path_field}__startswith": p}) for p in self.paths)))
+        if self.grid_ids is not None and grid_field:
+            qs = qs.filter(**{f"{grid_field}__in": self.grid_ids})
+        return qs
+
+    def regions(self) -> QuerySet[Region]:
+        return self.filter(Region.objects.current())
+
+    def grids(self) -> QuerySet[Grid]:
+        return self.filter(Grid.objects.current(), grid_field="id")
+
+    def roots(self) -> QuerySet[Region]:
+        """The top regions of the territory (where a map starts)."""
+        if self.unrestricted:
+            return Region.objects.current().filter(parent__isnull=True)
+        if self.grid_ids is not None:
+            return Region.objects.current().filter(grids__id__in=self.grid_ids).distinct()
+        return Region.objects.current().filter(path__in=self.paths)
+
+    def region(self, code: str) -> Region:
+        """The current region with this code, if inside the territory."""
+        region = self.regions().filter(code=code).first()
+        if region is None:
+            raise NotFound(f"no region with code {code!r} in your territory", field="code")
+        return region
+
+    def grid(self, code: str) -> Grid:
+        grid = self.grids().filter(code=code).first()
+        if grid is None:
+            raise NotFound(f"no grid with code {code!r} in your territory", field="code")
+        return grid

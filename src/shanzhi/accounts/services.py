@@ -1,0 +1,89 @@
+"""Writes to users, departments, grid workers and tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+
+from shanzhi.core.errors import ValidationError
+from shanzhi.geo.models import Grid, Region
+
+from .models import ApiToken, Department, GridWorker, Role, User
+
+
+def _region(code: str, field: str = "region") -> Region:
+    region = Region.objects.current().filter(code=code).first()
+    if region is None:
+        raise ValidationError(f"no current region with code {code!r}", field=field)
+    return region
+
+
+def department_create(*, code: str, name: str, region_code: str) -> Department:
+    if Department.objects.filter(code=code).exists():
+        raise ValidationError(f"a department with code {code!r} exists", field="code")
+    return Department.objects.create(code=code, name=name, region=_region(region_code))
+
+
+@transaction.atomic
+def user_create(*, username: str, password: str, role: str, region_code: str | None = None,
+                grid_codes: Sequence[str] = (), department_code: str | None = None,
+                worker_kind: str = GridWorker.Kind.FULL_TIME, display_name: str = "",
+                validate: bool = True) -> User:
+    """Create a user with a role and a territory. Each role needs its own
+    anchor: a region (city admin, operator, viewer), a department (handler) or
+    grids (grid worker)."""
+    if role not in Role.values:
+        raise ValidationError(f"unknown role {role!r}: use one of {', '.join(Role.values)}",
+                              field="role")
+    if not username:
+        raise ValidationError("the username is empty", field="username")
+    if User.objects.filter(username=username).exists():
+        raise ValidationError(f"a user named {username!r} exists", field="username")
+    if validate:
+        try:
+            validate_password(password)
+        except DjangoValidationError as exc:
+            raise ValidationError(" ".join(exc.messages), field="password") from None
+    region = _region(region_code) if region_code else None
+    department = None
+    if department_code:
+        department = Department.objects.filter(code=department_code).first()
+        if department is None:
+            raise ValidationError(f"no department with code {department_code!r}",
+                                  field="department")
+    grids: list[Grid] = []
+    if grid_codes:
+        grids = list(Grid.objects.current().filter(code__in=grid_codes))
+        missing = sorted(set(grid_codes) - {g.code for g in grids})
+        if missing:
+            raise ValidationError(f"no current grid with code {', '.join(missing)}", field="grid")
+    if role == Role.HANDLER and department is None:
+        raise ValidationError("a handler needs --department", field="department")
+    if role == Role.GRID_WORKER and not grids:
+        raise ValidationError("a grid worker needs at least one --grid", field="grid")
+    if role in (Role.CITY_ADMIN, Role.OPERATOR, Role.VIEWER) and region is None:
+        raise ValidationError(f"a {role} needs --region", field="region")
+    if role == Role.CITY_ADMIN and region is not None and region.parent_id is not None:
+        raise ValidationError("a city administrator's --region must be a city", field="region")
+    if worker_kind not in GridWorker.Kind.values:
+        raise ValidationError(f"unknown grid worker kind {worker_kind!r}", field="kind")
+    user = User(username=username, role=role, region=region, department=department,
+                display_name=display_name, is_staff=role == Role.CITY_ADMIN)
+    user.set_password(password)
+    user.save()
+    if role == Role.GRID_WORKER:
+        worker = GridWorker.objects.create(user=user, kind=worker_kind)
+        worker.grids.set(grids)
+    return user
+
+
+def token_create(*, username: str, name: str = "") -> str:
+    """Issue a bearer token; the key is shown once and only its hash is kept."""
+    user = User.objects.filter(username=username, is_active=True).first()
+    if user is None:
+        raise ValidationError(f"no active user named {username!r}", field="username")
+    _token, key = ApiToken.issue(user=user, name=name)
+    return key

@@ -1,0 +1,49 @@
+"""The ``shanzhi`` console command: every operator task, Django management underneath."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+HELP = """\
+shanzhi — 善治, the grid-based social governance platform
+
+usage: shanzhi COMMAND [options]      (shanzhi COMMAND --help tells more)
+
+Getting started
+  demo [--no-serve]      build the Suzhou demo database, then serve it
+  serve [--host --port]  serve the web pages and the API
+  migrate                create or update the database tables
+
+Territory
+  geo import FILE        import boundaries (GeoJSON, zipped Shapefile, GeoPackage)
+  geo add                add one region by hand (e.g. a new city without a boundary)
+  geo check              report gaps and overlaps between sibling polygons
+  geo locate             locate points: one on the command line, or a whole CSV
+
+People and access
+  user create            create a user with a role and a territory
+  token create           print a new API bearer token for a user
+  department create      create a handling department at some level
+
+Anything else Django offers: shanzhi help --all
+"""
+
+
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shanzhi.settings")
+    if not argv or argv[0] in {"-h", "--help"} or argv == ["help"]:
+        print(HELP)
+        return
+    if argv[:2] == ["help", "--all"]:
+        argv = ["help"]
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["shanzhi", *argv])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""Territory endpoints: locate a point, and GeoJSON for maps."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from django.http import HttpRequest, HttpResponse
+from ninja import Router, Schema
+
+from shanzhi.accounts.scope import Scope
+from shanzhi.core.errors import ValidationError
+
+from . import selectors
+from .crs import check_crs, check_lng_lat, to_wgs84
+from .index import get_index
+from .models import Grid, Level, Region, TerritoryRevision
+
+router = Router(tags=["territory"])
+
+
+class NodeOut(Schema):
+    level: str
+    code: str
+    name: str
+
+
+class LocationOut(Schema):
+    lng: float
+    lat: float
+    inside: bool
+    grid: NodeOut | None
+    regions: list[NodeOut]
+
+
+class RegionOut(Schema):
+    level: str
+    code: str
+    name: str
+    generated: bool
+    valid_from: str | None
+    valid_to: str | None
+    bbox: list[float] | None
+    ancestors: list[NodeOut]
+    children: int
+
+
+class SearchHit(Schema):
+    level: str
+    code: str
+    name: str
+    bbox: list[float] | None
+    path: list[str]
+
+
+class TerritoryOut(Schema):
+    roots: list[RegionOut]
+    bbox: list[float] | None
+    grid_ids: list[int] | None
+
+
+def _scope(request: HttpRequest) -> Scope:
+    return Scope.for_user(request.user)
+
+
+@router.get("/locate", response=LocationOut, summary="Find the grid and regions of a point")
+def locate(request: HttpRequest, lat: str = "", lng: str = "", crs: str = "wgs84"):
+    """The point may be given in WGS-84, GCJ-02 or BD-09; the answer's
+    coordinates are WGS-84. ``inside`` is false when no grid covers the point;
+    ``regions`` still lists the lowest region that does, up to the city."""
+    crs = check_crs(crs)
+    if not lat or not lng:
+        raise ValidationError("lat and lng are required", field="lat" if not lat else "lng")
+    lng_f, lat_f = check_lng_lat(lng, lat)
+    lng_f, lat_f = to_wgs84(lng_f, lat_f, crs)
+    return get_index().locate(lng_f, lat_f).as_dict()
+
+
+def _region_out(scope: Scope, region: Region) -> dict:
+    return {
+        "level": region.level, "code": region.code, "name": region.name,
+        "generated": region.generated,
+        "valid_from": region.valid_from.isoformat() if region.valid_from else None,
+        "valid_to": region.valid_to.isoformat() if region.valid_to else None,
+        "bbox": selectors.bbox(region),
+        "ancestors": [{"level": a.level, "code": a.code, "name": a.name}
+                      for a in selectors.ancestors(scope, region)],
+        "children": (region.grids.filter(valid_to__isnull=True).count()
+                     if region.level == Level.COMMUNITY
+                     else region.children.filter(valid_to__isnull=True).count()),
+    }
+
+
+@router.get("/territory", response=TerritoryOut, summary="The regions where my map starts")
+def territory(request: HttpRequest):
+    scope = _scope(request)
+    roots = list(scope.roots())
+    return {"roots": [_region_out(scope, r) for r in roots],
+            "bbox": selectors.territory_bbox(roots),
+            "grid_ids": sorted(scope.grid_ids) if scope.grid_ids is not None else None}
+
+
+@router.get("/regions/{code}", response=RegionOut, summary="One region of my territory")
+def region_detail(request: HttpRequest, code: str):
+    scope = _scope(request)
+    return _region_out(scope, scope.region(code))
+
+
+def _geojson_response(request: HttpRequest, payload_fn, *key_parts) -> HttpResponse:
+    etag = '"' + hashlib.sha256(":".join(map(str, key_parts)).encode()).hexdigest()[:32] + '"'
+    if request.headers.get("If-None-Match") == etag:
+        return HttpResponse(status=304, headers={"ETag": etag})
+    body = json.dumps(payload_fn(), ensure_ascii=False, separators=(",", ":"))
+    return HttpResponse(body, content_type="application/geo+json; charset=utf-8",
+                        headers={"ETag": etag, "Cache-Control": "private, max-age=300"})
+
+
+@router.get("/regions/{code}/children.geojson", summary="Children of a region, for maps")
+def region_children(request: HttpRequest, code: str, zoom: int = 10):
+    """Regions one level down (grids below a community) as a FeatureCollection,
+    simplified to half a pixel at ``zoom`` and cached."""
+    scope = _scope(request)
+    region = scope.region(code)
+    return _geojson_response(
+        request, lambda: selectors.children_geojson(scope=scope, region=region, zoom=zoom),
+        "children", TerritoryRevision.current(), region.pk, zoom, scope)
+
+
+@router.get("/regions/{code}/grids.geojson", summary="Every grid under a region, for maps")
+def region_grids(request: HttpRequest, code: str, zoom: int = 10):
+    scope = _scope(request)
+    region = scope.region(code)
+    return _geojson_response(
+        request, lambda: selectors.grids_geojson(scope=scope, region=region, zoom=zoom),
+        "grids", TerritoryRevision.current(), region.pk, zoom, scope)
+
+
+@router.get("/search", response=list[SearchHit], summary="Find regions and grids by code or name")
+def search(request: HttpRequest, q: str = ""):
+    scope = _scope(request)
+    hits = []
+    for node in selectors.search(scope=scope, q=q):
+        level = Level.GRID if isinstance(node, Grid) else node.level
+        chain = [a.code for a in selectors.ancestors(scope, node)]
+        hits.append({"level": level, "code": node.code, "name": node.name,
+                     "bbox": selectors.bbox(node), "path": chain})
+    return hits

@@ -1,0 +1,112 @@
+"""Locate every row of a CSV file, streaming, in constant memory."""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from shanzhi.core.errors import ValidationError
+
+from .crs import check_crs, check_lng_lat, to_wgs84
+from .index import SpatialIndex, get_index
+
+APPENDED = ["grid_code", "community_code", "town_code", "district_code", "district_name"]
+CHUNK = 50_000
+MAX_REPORTED = 100
+
+
+class LocateFailed(ValidationError):
+    def __init__(self, problems: list[str], total: int) -> None:
+        super().__init__(f"{total} bad row(s); no output written", code="locate_failed")
+        self.problems = problems
+
+    def lines(self) -> list[str]:
+        return self.problems
+
+
+def locate_csv(*, source: Path, target: Path, lat_col: str, lng_col: str, crs: str = "wgs84",
+               index: SpatialIndex | None = None,
+               progress: Callable[[str], None] | None = None) -> dict[str, int]:
+    """Copy ``source`` to ``target`` with the location columns appended.
+    A bad row is reported by line and column, and then nothing is written."""
+    crs = check_crs(crs)
+    index = index or get_index()
+    if not source.exists():
+        raise ValidationError(f"{source}: no such file", field="csv")
+    problems: list[str] = []
+    bad_rows = rows = inside = 0
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=".locate-", suffix=".csv", dir=target.parent)
+    try:
+        with open(source, newline="", encoding="utf-8-sig") as fin, \
+                os.fdopen(fd, "w", newline="", encoding="utf-8") as fout:
+            reader = csv.reader(fin)
+            header = next(reader, None)
+            if header is None:
+                raise ValidationError(f"{source}: the file is empty", field="csv")
+            columns = {}
+            for option, name in (("--lat-col", lat_col), ("--lng-col", lng_col)):
+                if name not in header:
+                    raise ValidationError(f"{source}: no column {name!r} for {option}; the "
+                                          f"columns are {', '.join(header)}", field=option)
+                columns[option] = header.index(name)
+            writer = csv.writer(fout)
+            writer.writerow([*header, *APPENDED])
+            chunk: list[tuple[list[str], float, float]] = []
+            line = 1
+            for record in reader:
+                line += 1
+                if not any(cell.strip() for cell in record):
+                    continue
+                try:
+                    lng, lat = check_lng_lat(_cell(record, columns["--lng-col"]),
+                                             _cell(record, columns["--lat-col"]))
+                except ValidationError as exc:
+                    bad_rows += 1
+                    column = lat_col if exc.field == "lat" else lng_col
+                    if len(problems) < MAX_REPORTED:
+                        problems.append(f"{source}: line {line}, column {column}: {exc.message}")
+                    continue
+                chunk.append((record, lng, lat))
+                if len(chunk) >= CHUNK:
+                    inside += _flush(chunk, writer, index, crs, write=not bad_rows)
+                    rows += len(chunk)
+                    chunk = []
+                    if progress:
+                        progress(f"located {rows:,} rows")
+            inside += _flush(chunk, writer, index, crs, write=not bad_rows)
+            rows += len(chunk)
+        if bad_rows:
+            if bad_rows > len(problems):
+                problems.append(f"… and {bad_rows - len(problems)} more bad rows")
+            raise LocateFailed(problems, bad_rows)
+        os.replace(tmp_name, target)
+    finally:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+    return {"rows": rows, "inside": inside, "outside": rows - inside}
+
+
+def _cell(record: list[str], i: int) -> str:
+    return record[i] if i < len(record) else ""
+
+
+def _flush(chunk, writer, index: SpatialIndex, crs: str, *, write: bool) -> int:
+    if not chunk or not write:
+        return 0
+    lng, lat = to_wgs84(np.array([c[1] for c in chunk]), np.array([c[2] for c in chunk]), crs)
+    grid_idx, region_ids = index.locate_many(lng, lat)
+    for (record, _, _), g, region_id in zip(chunk, grid_idx, region_ids, strict=True):
+        grid = index.grids.nodes[g].code if g >= 0 else ""
+        levels = {n.level: n for n in index.chain(int(region_id) or None)}
+        district = levels.get("district")
+        writer.writerow([*record, grid,
+                         levels["community"].code if "community" in levels else "",
+                         levels["town"].code if "town" in levels else "",
+                         district.code if district else "", district.name if district else ""])
+    return int((grid_idx >= 0).sum())

@@ -1,0 +1,29 @@
+"""shanzhi serve"""
+
+from django.core.management.base import CommandParser
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from shanzhi.core.commands import OperatorCommand
+from shanzhi.core.errors import ValidationError
+
+
+class Command(OperatorCommand):
+    help = "Serve the web pages and the API (uvicorn, ASGI)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1",
+                            help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--workers", type=int, default=1,
+                            help="server processes (use PostgreSQL when more than one)")
+
+    def handle(self, *args, **opts):
+        executor = MigrationExecutor(connection)
+        if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+            raise ValidationError("the database is not up to date: run 'shanzhi migrate' first")
+        import uvicorn
+
+        self.stdout.write(f"serving on http://{opts['host']}:{opts['port']}/ (Ctrl-C stops)")
+        uvicorn.run("shanzhi.asgi:application", host=opts["host"], port=opts["port"],
+                    workers=opts["workers"], log_level="info", lifespan="off")

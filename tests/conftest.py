@@ -1,0 +1,108 @@
+"""Shared fixtures: a small square territory whose edges are exact, and the
+personas who act in it (one of them out of territory)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from shapely.geometry import box
+
+from shanzhi.accounts.models import GridWorker, Role, User
+from shanzhi.accounts.services import department_create, token_create, user_create
+from shanzhi.geo.index import reset_index
+from shanzhi.geo.models import Grid, Level, Region
+from shanzhi.geo.services import NewNode, grids_add, regions_add
+
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Territory:
+    """City 320500 → districts 320505 (west) and 320506 (east) → one town each →
+    one community each → four 0.01° square grids each.
+
+    West district: lng 120.00–120.02, lat 31.00–31.02; east: lng 120.02–120.04.
+    Grids are numbered 001–004: north-west, north-east, south-west, south-east.
+    """
+
+    city: Region
+    west: Region
+    east: Region
+    west_town: Region
+    east_town: Region
+    west_community: Region
+    east_community: Region
+    west_grids: list[Grid]
+    east_grids: list[Grid]
+
+
+def _square_family(parent: Region, town_code: str, lng0: float, name: str):
+    (town,) = regions_add(level=Level.TOWN, nodes=[NewNode(
+        code=town_code, name=f"{name}街道", geometry=box(lng0, 31.0, lng0 + 0.02, 31.02),
+        parent=parent)])
+    (community,) = regions_add(level=Level.COMMUNITY, nodes=[NewNode(
+        code=town_code + "001", name=f"{name}社区", geometry=box(lng0, 31.0, lng0 + 0.02, 31.02),
+        parent=town)])
+    cells = [box(lng0, 31.01, lng0 + 0.01, 31.02), box(lng0 + 0.01, 31.01, lng0 + 0.02, 31.02),
+             box(lng0, 31.0, lng0 + 0.01, 31.01), box(lng0 + 0.01, 31.0, lng0 + 0.02, 31.01)]
+    grids = grids_add(nodes=[NewNode(code=f"{community.code}{i:03d}", name=f"{name}第{i}网格",
+                                     geometry=cell, parent=community)
+                             for i, cell in enumerate(cells, start=1)])
+    return town, community, grids
+
+
+@pytest.fixture
+def territory(db) -> Territory:
+    (city,) = regions_add(level=Level.CITY, nodes=[NewNode(
+        code="320500", name="苏州市", geometry=box(120.0, 31.0, 120.04, 31.02))])
+    west, east = regions_add(level=Level.DISTRICT, nodes=[
+        NewNode(code="320505", name="虎丘区", geometry=box(120.0, 31.0, 120.02, 31.02),
+                parent=city),
+        NewNode(code="320506", name="吴中区", geometry=box(120.02, 31.0, 120.04, 31.02),
+                parent=city)])
+    west_town, west_community, west_grids = _square_family(west, "320505001", 120.0, "西")
+    east_town, east_community, east_grids = _square_family(east, "320506001", 120.02, "东")
+    reset_index()
+    yield Territory(city, west, east, west_town, east_town, west_community, east_community,
+                    west_grids, east_grids)
+    reset_index()
+
+
+@dataclass
+class Personas:
+    admin: User            # city admin of 320500
+    west_operator: User    # operator of the west district
+    east_operator: User    # operator of the east district: out of territory for west data
+    handler: User          # handler of the west district's 住建局
+    worker: User           # full-time grid worker of west grid 001
+    viewer: User           # viewer of the whole city
+    nobody: User           # an operator without territory
+
+
+@pytest.fixture
+def personas(territory: Territory) -> Personas:
+    department_create(code="320505-ZJJ", name="虎丘区住建局", region_code="320505")
+
+    def make(username, role, **anchor):
+        return user_create(username=username, password=PASSWORD, role=role, **anchor)
+
+    nobody = User.objects.create_user(username="nobody", password=PASSWORD, role=Role.OPERATOR)
+    return Personas(
+        admin=make("admin", Role.CITY_ADMIN, region_code="320500"),
+        west_operator=make("west_operator", Role.OPERATOR, region_code="320505"),
+        east_operator=make("east_operator", Role.OPERATOR, region_code="320506"),
+        handler=make("handler", Role.HANDLER, department_code="320505-ZJJ"),
+        worker=make("worker", Role.GRID_WORKER, grid_codes=[territory.west_grids[0].code],
+                    worker_kind=GridWorker.Kind.FULL_TIME),
+        viewer=make("viewer", Role.VIEWER, region_code="320500"),
+        nobody=nobody,
+    )
+
+
+@pytest.fixture
+def bearer():
+    """Authorization headers for a user: ``client.get(url, headers=bearer(user))``."""
+    def headers(user: User) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token_create(username=user.username)}"}
+    return headers
