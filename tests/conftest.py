@@ -17,6 +17,11 @@ from shanzhi.geo.services import NewNode, grids_add, regions_add
 PASSWORD = "correct horse battery staple"
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @dataclass
 class Territory:
     """City 320500 → districts 320505 (west) and 320506 (east) → one town each →

@@ -2,8 +2,13 @@ from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 
 from shanzhi.api.main import api
+
+admin.site.site_header = _("shanzhi administration")
+admin.site.site_title = _("shanzhi")
+admin.site.index_title = _("Territory, users and departments")
 
 urlpatterns = [
     path("admin/", admin.site.urls),

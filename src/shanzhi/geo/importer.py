@@ -19,7 +19,7 @@ import numpy as np
 import pyogrio
 import shapely
 from pyproj import CRS, Transformer
-from pyproj.exceptions import CRSError
+from pyproj.exceptions import CRSError, ProjError
 from shapely.geometry.base import BaseGeometry
 
 from shanzhi.core.errors import ValidationError
@@ -43,7 +43,8 @@ class Problem:
     def __str__(self) -> str:
         where = f"feature {self.feature}" if self.feature else "file"
         if self.code:
-            where += f" (code {self.code})"
+            # repr() keeps a code with line breaks or control characters on one line
+            where += f" (code {self.code if self.code.isprintable() else repr(self.code)})"
         return f"{where}: {self.message}"
 
 
@@ -94,8 +95,11 @@ def chinese_code_fits(code: str, level: str, parent: Region) -> bool | None:
 
 def _open_path(path: Path) -> str:
     if path.suffix.lower() == ".zip":
-        with zipfile.ZipFile(path) as archive:
-            shapefiles = [n for n in archive.namelist() if n.lower().endswith(".shp")]
+        try:
+            with zipfile.ZipFile(path) as archive:
+                shapefiles = [n for n in archive.namelist() if n.lower().endswith(".shp")]
+        except zipfile.BadZipFile:
+            raise ValidationError(f"{path}: not a zip file", field="file") from None
         if len(shapefiles) != 1:
             raise ValidationError(f"{path}: a zip must hold exactly one .shp file, "
                                   f"found {len(shapefiles)}", field="file")
@@ -114,6 +118,8 @@ def read_features(path: Path, *, crs: str | None = None) -> tuple[list[dict], np
     except Exception as exc:  # pyogrio raises several DataSource/driver errors
         raise ValidationError(f"{path}: cannot read as GeoJSON, zipped Shapefile or "
                               f"GeoPackage ({exc})", field="file") from None
+    if wkb is None:
+        raise ValidationError(f"{path}: the file holds no geometries", field="file")
     names = list(meta["fields"])
     rows = [
         {name: _plain(column[i]) for name, column in zip(names, field_data, strict=True)}
@@ -131,9 +137,16 @@ def read_features(path: Path, *, crs: str | None = None) -> tuple[list[dict], np
         parsed = CRS.from_user_input(source_crs)
     except CRSError:
         raise ValidationError(f"{path}: unknown CRS {source_crs!r}", field="crs") from None
+    if not (parsed.is_geographic or parsed.is_projected):
+        raise ValidationError(f"{path}: {source_crs!r} is a {parsed.type_name}, not a "
+                              "geographic or projected CRS", field="crs")
     wgs84 = CRS.from_epsg(4326)
     if not parsed.equals(wgs84, ignore_axis_order=True):
-        transformer = Transformer.from_crs(parsed, wgs84, always_xy=True)
+        try:
+            transformer = Transformer.from_crs(parsed, wgs84, always_xy=True)
+        except ProjError:
+            raise ValidationError(f"{path}: cannot convert {source_crs!r} to WGS-84",
+                                  field="crs") from None
         geoms = shapely.transform(geoms, lambda xy: np.column_stack(
             transformer.transform(xy[:, 0], xy[:, 1])))
     return rows, geoms
@@ -278,8 +291,14 @@ def _infer_parent(code: str, parents: dict[str, Region]) -> Region | None:
 
 def _check_feature(i, code, name, counts, existing, problems) -> bool:
     bad = False
+    code_length = Region._meta.get_field("code").max_length
+    name_length = Region._meta.get_field("name").max_length
     if not code:
         problems.append(Problem(i, code, "the code is empty"))
+        bad = True
+    elif len(code) > code_length or not code.isprintable():
+        problems.append(Problem(i, code, f"a code has at most {code_length} printable "
+                                "characters"))
         bad = True
     elif counts[code] > 1:
         problems.append(Problem(i, code, f"duplicate code: {counts[code]} features in the "
@@ -290,6 +309,9 @@ def _check_feature(i, code, name, counts, existing, problems) -> bool:
         bad = True
     if not name:
         problems.append(Problem(i, code, "the name is empty"))
+        bad = True
+    elif len(name) > name_length:
+        problems.append(Problem(i, code, f"the name is longer than {name_length} characters"))
         bad = True
     return bad
 
@@ -302,11 +324,8 @@ def _check_geometry(i, code, geom, repair, problems, repaired) -> BaseGeometry |
     if polygonal is None:
         problems.append(Problem(i, code, f"geometry is a {geom.geom_type}, not a polygon"))
         return None
-    if not np.isfinite(shapely.get_coordinates(polygonal)).all():
-        problems.append(Problem(i, code, "geometry has coordinates that are not numbers"))
-        return None
-    lng_min, lat_min, lng_max, lat_max = polygonal.bounds
-    if lng_min < -180 or lng_max > 180 or lat_min < -90 or lat_max > 90:
+    lng_lat = shapely.get_coordinates(polygonal)
+    if not (np.isfinite(lng_lat).all() and (np.abs(lng_lat) <= (180, 90)).all()):
         problems.append(Problem(i, code, "coordinates out of range after conversion to WGS-84 "
                                 "(wrong CRS?)"))
         return None
