@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "shanzhi.core",
     "shanzhi.geo",
     "shanzhi.accounts",
+    "shanzhi.incidents",
     "shanzhi.web",
     "shanzhi.demo",
 ]
@@ -124,6 +125,7 @@ LANGUAGE_CODE = env("LANGUAGE", "zh-hans")
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env("TIME_ZONE", "Asia/Shanghai")
+OFFICE_HOURS = env("OFFICE_HOURS", "09:00-12:00,13:30-17:30")
 USE_I18N = True
 USE_TZ = True
 

@@ -24,7 +24,8 @@ class UserAdmin(DjangoUserAdmin):
 
 @admin.register(Department)
 class DepartmentAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "region"]
+    list_display = ["code", "name", "kind", "region"]
+    list_filter = ["kind"]
     search_fields = ["code", "name"]
     autocomplete_fields = ["region"]
 

@@ -28,6 +28,9 @@ class Department(models.Model):
     name = models.CharField(_("name"), max_length=100)
     region = models.ForeignKey(Region, verbose_name=_("region"), on_delete=models.PROTECT,
                                related_name="departments")
+    #: The function shared by the same department at each level (e.g. "CGJ"
+    #: for 城管局); category rules name their default department by kind.
+    kind = models.CharField(_("kind"), max_length=32, blank=True, db_index=True)
 
     class Meta:
         verbose_name = _("department")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import reduce
 from operator import or_
 
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q, QuerySet
 
 from shanzhi.core.errors import NotFound
@@ -31,8 +32,8 @@ class Scope:
     user_id: int | None = field(default=None, compare=False)
 
     @classmethod
-    def for_user(cls, user: User) -> Scope:
-        if not user.is_authenticated or not user.is_active:
+    def for_user(cls, user: User | AnonymousUser) -> Scope:
+        if not isinstance(user, User) or not user.is_active:
             return cls()
         if user.is_superuser:
             return cls(unrestricted=True, role=Role.CITY_ADMIN, user_id=user.pk)
@@ -61,12 +62,18 @@ class Scope:
         return any(path.startswith(p) for p in self.paths)
 
     def filter(self, qs: QuerySet, *, path_field: str = "path",
-               grid_field: str | None = None) -> QuerySet:
+               grid_field: str | None = None, department_field: str | None = None) -> QuerySet:
         """Keep only rows inside the territory. ``path_field`` names the
         column holding the row's region path; ``grid_field`` (if the rows
-        belong to grids) the column holding the grid id."""
+        belong to grids) the column holding the grid id; ``department_field``
+        (if the rows are sent to departments) the column holding the
+        department: a handler sees only what was sent to their department."""
         if self.unrestricted:
             return qs
+        if department_field and self.role == Role.HANDLER:
+            if self.department_id is None:
+                return qs.none()
+            return qs.filter(**{department_field: self.department_id})
         if not self.paths:
             return qs.none()
         qs = qs.filter(reduce(or_, (Q(**{f"{path_field}__startswith": p}) for p in self.paths)))

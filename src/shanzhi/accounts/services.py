@@ -21,10 +21,10 @@ def _region(code: str, field: str = "region") -> Region:
     return region
 
 
-def department_create(*, code: str, name: str, region_code: str) -> Department:
+def department_create(*, code: str, name: str, region_code: str, kind: str = "") -> Department:
     if Department.objects.filter(code=code).exists():
         raise ValidationError(f"a department with code {code!r} exists", field="code")
-    return Department.objects.create(code=code, name=name, region=_region(region_code))
+    return Department.objects.create(code=code, name=name, region=_region(region_code), kind=kind)
 
 
 @transaction.atomic

@@ -9,8 +9,10 @@ from ninja.errors import HttpError as NinjaHttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
 from shanzhi.accounts.auth import BearerToken, Session
+from shanzhi.core.api import router as calendar_router
 from shanzhi.core.errors import DomainError, NotAuthenticated, NotFound
 from shanzhi.geo.api import router as geo_router
+from shanzhi.incidents.api import router as incidents_router
 
 api = NinjaAPI(
     title="善治 shanzhi API",
@@ -59,3 +61,5 @@ def http_error(request, exc: NinjaHttpError):
 
 
 api.add_router("/geo/", geo_router)
+api.add_router("/calendar/", calendar_router)
+api.add_router("/", incidents_router)

@@ -113,11 +113,11 @@ def build_demo(*, seed: int = 2026, progress: Callable[[str], None] = print) -> 
 
 
 def _departments(city: Region, districts: list[Region], towns: list[Region]) -> None:
-    rows = [Department(code=f"{city.code}-{abbr}", name=f"{city.name}{name}", region=city)
-            for abbr, name in CITY_DEPARTMENTS]
-    rows += [Department(code=f"{d.code}-{abbr}", name=f"{d.name}{name}", region=d)
+    rows = [Department(code=f"{city.code}-{abbr}", name=f"{city.name}{name}", region=city,
+                       kind=abbr) for abbr, name in CITY_DEPARTMENTS]
+    rows += [Department(code=f"{d.code}-{abbr}", name=f"{d.name}{name}", region=d, kind=abbr)
              for d in districts for abbr, name in DISTRICT_DEPARTMENTS]
-    rows += [Department(code=f"{t.code}-{abbr}", name=f"{t.name}{name}", region=t)
+    rows += [Department(code=f"{t.code}-{abbr}", name=f"{t.name}{name}", region=t, kind=abbr)
              for t in towns for abbr, name in TOWN_DEPARTMENTS]
     Department.objects.bulk_create(rows, batch_size=500)
 

@@ -14,6 +14,7 @@ import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pyogrio
@@ -32,6 +33,9 @@ CHINESE_CODE_LENGTH = {Level.CITY: 6, Level.DISTRICT: 6, Level.TOWN: 9, Level.CO
 #: Share of a child's area allowed outside its parent (boundaries from
 #: different surveys never match exactly).
 OUTSIDE_TOLERANCE = 0.001
+#: The longest code and name the database columns hold.
+CODE_MAX_LENGTH = cast(int, Region._meta.get_field("code").max_length)
+NAME_MAX_LENGTH = cast(int, Region._meta.get_field("name").max_length)
 
 
 @dataclass
@@ -89,7 +93,10 @@ def chinese_code_fits(code: str, level: str, parent: Region) -> bool | None:
     if not code.isdigit() or len(code) != want:
         return False
     if parent.level == Level.CITY:
-        return pcode.endswith("00") and code[:4] == pcode[:4] and code != pcode
+        # a prefecture city (320500) shares 4 digits with its districts; a
+        # municipality (110000) only its first 2 (110101 东城区)
+        shared = 2 if pcode.endswith("0000") else 4
+        return pcode.endswith("00") and code[:shared] == pcode[:shared] and code != pcode
     return code.startswith(pcode)
 
 
@@ -211,13 +218,12 @@ def import_boundaries(*, path: Path | str, level: str, code_field: str, name_fie
         raise ImportFailed(report)
 
     model = Grid if level == Level.GRID else Region
-    existing = set(model.objects.current().filter(
-        code__in=[_code(r[code_field]) for r in rows]).values_list("code", flat=True))
+    taken = _taken_codes(model, [_code(r[code_field]) for r in rows], valid_from)
     counts = Counter(_code(r[code_field]) for r in rows)
     nodes: list[NewNode] = []
     for i, (row, geom) in enumerate(zip(rows, geoms, strict=True), start=1):
         code, name = _code(row[code_field]), _code(row[name_field])
-        bad = _check_feature(i, code, name, counts, existing, problems)
+        bad = _check_feature(i, code, name, counts, taken, problems)
         parent = None
         if parent_level is not None:
             key = _code(row.get(parent_field)) if parent_field else parent_code
@@ -289,29 +295,40 @@ def _infer_parent(code: str, parents: dict[str, Region]) -> Region | None:
     return None
 
 
-def _check_feature(i, code, name, counts, existing, problems) -> bool:
+def _taken_codes(model, codes: list[str], valid_from: dt.date | None) -> dict[str, str]:
+    """Codes the file may not use, and why: the current ones, and those whose history
+    already holds a period starting on ``valid_from`` (code and start are unique)."""
+    taken = {}
+    if valid_from is not None:
+        for code in model.objects.filter(code__in=codes, valid_from=valid_from).values_list(
+                "code", flat=True):
+            taken[code] = f"a node with this code already starts on {valid_from}"
+    for code in model.objects.current().filter(code__in=codes).values_list("code", flat=True):
+        taken[code] = "a current node with this code already exists"
+    return taken
+
+
+def _check_feature(i, code, name, counts, taken, problems) -> bool:
     bad = False
-    code_length = Region._meta.get_field("code").max_length
-    name_length = Region._meta.get_field("name").max_length
     if not code:
         problems.append(Problem(i, code, "the code is empty"))
         bad = True
-    elif len(code) > code_length or not code.isprintable():
-        problems.append(Problem(i, code, f"a code has at most {code_length} printable "
+    elif len(code) > CODE_MAX_LENGTH or not code.isprintable():
+        problems.append(Problem(i, code, f"a code has at most {CODE_MAX_LENGTH} printable "
                                 "characters"))
         bad = True
     elif counts[code] > 1:
         problems.append(Problem(i, code, f"duplicate code: {counts[code]} features in the "
                                 "file share it"))
         bad = True
-    elif code in existing:
-        problems.append(Problem(i, code, "a current node with this code already exists"))
+    elif code in taken:
+        problems.append(Problem(i, code, taken[code]))
         bad = True
     if not name:
         problems.append(Problem(i, code, "the name is empty"))
         bad = True
-    elif len(name) > name_length:
-        problems.append(Problem(i, code, f"the name is longer than {name_length} characters"))
+    elif len(name) > NAME_MAX_LENGTH:
+        problems.append(Problem(i, code, f"the name is longer than {NAME_MAX_LENGTH} characters"))
         bad = True
     return bad
 

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
@@ -72,13 +72,16 @@ def _map_messages() -> dict[str, object]:
         "generated": _("Generated boundary"),
         "generatedHint": _("This boundary was generated for the demo, not surveyed."),
         "noResults": _("Nothing found in your territory."),
+        # the script puts the number in: "%(count)s" stays as it is
+        "results": _("%(count)s found"),
         "searching": _("Searching…"),
         "loading": _("Loading…"),
         "loadFailed": _("The map data could not be loaded."),
         "noTerritory": _("Your account has no territory: ask the city administrator."),
         "clickToDrill": _("Click an area on the map, or a name below, to open it."),
+        "clickGrid": _("Click a grid on the map, or a name below, to select it."),
+        "code": _("Code"),
         "gridLeaf": _("A grid is the smallest unit: it has no subdivisions."),
-        "gridsShown": _("Grid mesh: %(count)s grids"),
     }
 
 
@@ -86,6 +89,7 @@ def _map_messages() -> dict[str, object]:
 def territory_map(request: HttpRequest) -> HttpResponse:
     config = {
         "apiBase": reverse("api:territory").removesuffix("territory"),
+        "loginUrl": resolve_url(settings.LOGIN_URL),
         "tileUrl": settings.MAP_TILE_URL or None,
         "messages": _map_messages(),
     }

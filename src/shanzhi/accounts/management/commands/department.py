@@ -16,8 +16,11 @@ class Command(OperatorCommand):
         p.add_argument("--name", required=True)
         p.add_argument("--region", required=True, metavar="CODE",
                        help="the region at whose level it works")
+        p.add_argument("--kind", default="",
+                       help="its function, shared with the same department at other levels "
+                       "(e.g. CGJ for 城管局); category rules route by kind")
 
     def handle(self, *args, **opts):
         dept = department_create(code=opts["code"], name=opts["name"],
-                                 region_code=opts["region"])
+                                 region_code=opts["region"], kind=opts["kind"])
         self.stdout.write(f"created department {dept.code} {dept.name}")

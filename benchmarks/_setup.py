@@ -1,0 +1,109 @@
+"""Shared by the benchmark scripts: the Suzhou demo in a throwaway (or reused)
+SQLite data directory, and memory figures.
+
+Import this module before anything from ``shanzhi``: ``demo_database()``
+sets the environment Django reads at start-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_REUSE_DIR = Path(tempfile.gettempdir()) / "shanzhi-bench"
+
+if str(ROOT / "src") not in sys.path:  # runs from a checkout without `pip install -e`
+    sys.path.insert(0, str(ROOT / "src"))
+
+
+@dataclass(frozen=True)
+class DemoDatabase:
+    data_dir: Path
+    #: Seconds spent building the demo; None when an existing one was reused.
+    built_in: float | None
+    #: SHANZHI_DATABASE_URL as it was before the benchmark forced SQLite.
+    external_url: str
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--reuse", nargs="?", const=str(DEFAULT_REUSE_DIR), metavar="DIR",
+        help=f"keep the demo in DIR (default {DEFAULT_REUSE_DIR}) and reuse it next time, "
+        "instead of building it in a temporary directory deleted at exit")
+
+
+def demo_database(reuse: str | None, *, progress=print) -> DemoDatabase:
+    """Start Django on a SQLite data directory holding the Suzhou demo, built if
+    missing. SHANZHI_DATABASE_URL is taken out of the environment (and returned)
+    so a benchmark never writes the demo into a real database."""
+    if reuse:
+        data_dir = Path(reuse).resolve()
+        data_dir.mkdir(parents=True, exist_ok=True)
+    else:
+        data_dir = Path(tempfile.mkdtemp(prefix="shanzhi-bench-"))
+        atexit.register(shutil.rmtree, data_dir, ignore_errors=True)
+    external_url = os.environ.pop("SHANZHI_DATABASE_URL", "")
+    os.environ["SHANZHI_DATA_DIR"] = str(data_dir)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "shanzhi.settings"
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from shanzhi.demo.load import build_demo, demo_exists
+
+    call_command("migrate", interactive=False, verbosity=0)
+    built_in = None
+    if demo_exists():
+        progress(f"reusing the demo in {data_dir}")
+    else:
+        progress(f"building the Suzhou demo in {data_dir} …")
+        started = time.perf_counter()
+        build_demo(progress=lambda message: progress(f"  {message}"))
+        built_in = time.perf_counter() - started
+    return DemoDatabase(data_dir, built_in, external_url)
+
+
+def _status_mb(key: str) -> float | None:
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def rss_mb() -> float | None:
+    """Resident memory now, in MiB (Linux only)."""
+    return _status_mb("VmRSS")
+
+
+def reset_peak_rss() -> bool:
+    """Restart the peak-RSS count from the current RSS (Linux ≥ 4.0); False if
+    not possible, and then ``peak_rss_mb`` is the peak of the whole process."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as clear:
+            clear.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory in MiB since ``reset_peak_rss`` (or since start)."""
+    peak = _status_mb("VmHWM")
+    if peak is not None:
+        return peak
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -1,0 +1,228 @@
+"""The working calendar's tables, the one calendar each process uses, and the
+writes that enter a year's schedule.
+
+``CalendarDay`` holds only the *special* days — holidays on Monday–Friday and
+make-up working days on a weekend; every other day is judged by its weekday.
+``CalendarYear`` says which years are entered in full. The data migration
+seeds every year the ``chinese_calendar`` package knows; an administrator
+enters later years (the State Council publishes each one in December) in the
+admin or with ``shanzhi calendar import-year``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models, transaction
+from django.db.models import Count, Max
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .calendar import (
+    CalendarInputError,
+    WorkingCalendar,
+    package_special_days,
+    package_version,
+    package_years,
+    parse_office_hours,
+)
+
+PUBLISHED_NOTE = _("The State Council (国务院办公厅) publishes the next year's holidays and "
+                   "make-up working days each December; enter them here, or with "
+                   "“shanzhi calendar import-year”, before the year begins.")
+
+
+class CalendarSource(models.TextChoices):
+    PACKAGE = "chinese_calendar", _("chinese_calendar package")
+    ADMIN = "admin", _("entered by an administrator")
+
+
+class CalendarDay(models.Model):
+    """A day that breaks the Monday–Friday rule."""
+
+    date = models.DateField(_("date"), unique=True)
+    is_working = models.BooleanField(
+        _("working day"), default=False,
+        help_text=_("Ticked: a make-up working day on a weekend (调休上班). "
+                    "Unticked: a holiday on a weekday (放假)."))
+    name = models.CharField(_("name"), max_length=100, blank=True,
+                            help_text=_("e.g. 春节, 国庆节调休上班"))
+    source = models.CharField(_("source"), max_length=20, choices=CalendarSource.choices,
+                              default=CalendarSource.ADMIN)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("calendar day")
+        verbose_name_plural = _("calendar days")
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        kind = _("working day") if self.is_working else _("day off")
+        return f"{self.date.isoformat()} {kind} {self.name}".strip()
+
+    def clean(self) -> None:
+        if self.date is None:
+            return
+        weekend = self.date.weekday() >= 5
+        if self.is_working and not weekend:
+            raise DjangoValidationError(
+                {"is_working": _("%(date)s is a weekday, a working day anyway; a make-up "
+                                 "working day falls on a Saturday or Sunday.")
+                 % {"date": self.date.isoformat()}})
+        if not self.is_working and weekend:
+            raise DjangoValidationError(
+                {"is_working": _("%(date)s is a Saturday or Sunday, a day off anyway; only "
+                                 "holidays on weekdays need an entry.")
+                 % {"date": self.date.isoformat()}})
+
+
+class CalendarYear(models.Model):
+    """A year whose official schedule is entered (or not yet)."""
+
+    year = models.PositiveSmallIntegerField(_("year"), unique=True)
+    complete = models.BooleanField(
+        _("schedule complete"), default=False,
+        help_text=_("Tick once every holiday and make-up working day of the year is entered. "
+                    "Until then the year's days are judged Monday–Friday (entered days still "
+                    "count) and every deadline touching the year carries a warning."))
+    source = models.CharField(_("source"), max_length=20, choices=CalendarSource.choices,
+                              default=CalendarSource.ADMIN)
+    note = models.CharField(_("note"), max_length=200, blank=True,
+                            help_text=_("e.g. the notice's number: 国办发明电〔2025〕7号"))
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("calendar year")
+        verbose_name_plural = _("calendar years")
+        ordering = ["-year"]
+
+    def __str__(self) -> str:
+        return str(self.year)
+
+
+# --- the one calendar of this process ----------------------------------------------------
+
+#: Seconds between two checks of whether the tables changed.
+CALENDAR_TTL = 30.0
+
+_lock = threading.Lock()
+_cache: dict = {"calendar": None, "key": None, "checked_at": 0.0}
+
+
+def _settings_key() -> tuple[str, str]:
+    return (getattr(settings, "OFFICE_HOURS", "09:00-12:00,13:30-17:30"), settings.TIME_ZONE)
+
+
+def _table_stamp() -> tuple:
+    """Changes whenever a row is added, edited (``updated_at``) or deleted."""
+    days = CalendarDay.objects.aggregate(n=Count("id"), last=Max("updated_at"), top=Max("id"))
+    years = CalendarYear.objects.aggregate(n=Count("id"), last=Max("updated_at"), top=Max("id"))
+    return (days["n"], days["last"], days["top"], years["n"], years["last"], years["top"])
+
+
+def _build(office_hours: str, tz_name: str) -> WorkingCalendar:
+    try:
+        periods = parse_office_hours(office_hours)
+    except CalendarInputError as exc:
+        raise ImproperlyConfigured(f"SHANZHI_OFFICE_HOURS: {exc.message}") from None
+    return WorkingCalendar(
+        special_days=dict(CalendarDay.objects.values_list("date", "is_working")),
+        known_years=frozenset(CalendarYear.objects.filter(complete=True)
+                              .values_list("year", flat=True)),
+        office_periods=periods,
+        tz=ZoneInfo(tz_name),
+    )
+
+
+def get_calendar() -> WorkingCalendar:
+    """The working calendar from the database, kept per process and rebuilt
+    when the tables change (looked at no more often than every
+    ``CALENDAR_TTL`` seconds; a write through ``calendar_year_import`` or the
+    admin rebuilds it at once in its own process)."""
+    now = time.monotonic()
+    with _lock:
+        fresh = now - _cache["checked_at"] < CALENDAR_TTL
+        if _cache["calendar"] is not None and fresh and _cache["key"][0] == _settings_key():
+            return _cache["calendar"]
+        key = (_settings_key(), _table_stamp())
+        if _cache["calendar"] is None or key != _cache["key"]:
+            _cache["calendar"] = _build(*key[0])
+            _cache["key"] = key
+        _cache["checked_at"] = now
+        return _cache["calendar"]
+
+
+def reset_calendar() -> None:
+    """Forget this process's calendar; the next ``get_calendar()`` reloads it."""
+    with _lock:
+        _cache.update(calendar=None, key=None, checked_at=0.0)
+
+
+# --- writes -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def calendar_year_import(*, year: int, days: Mapping[date, tuple[bool, str]],
+                         source: str = CalendarSource.ADMIN, note: str = "",
+                         complete: bool = True) -> CalendarYear:
+    """Replace one year's special days by ``days`` (already checked with
+    ``calendar.schedule_for_year``) and mark the year complete."""
+    CalendarDay.objects.filter(date__year=year).delete()
+    CalendarDay.objects.bulk_create([
+        CalendarDay(date=d, is_working=working, name=name, source=source)
+        for d, (working, name) in days.items()])
+    entry, _created = CalendarYear.objects.update_or_create(
+        year=year, defaults={"complete": complete, "source": source, "note": note})
+    transaction.on_commit(reset_calendar)
+    return entry
+
+
+@transaction.atomic
+def calendar_sync_package() -> list[int]:
+    """Enter every year the installed ``chinese_calendar`` package knows and
+    the database does not yet hold (after ``pip install -U chinesecalendar``).
+    Years already present are left alone: what an administrator entered wins.
+    Returns the years added."""
+    present = set(CalendarYear.objects.values_list("year", flat=True))
+    days = package_special_days()
+    added = sorted(package_years() - present)
+    for year in added:
+        calendar_year_import(year=year, source=CalendarSource.PACKAGE,
+                             note=package_version(),
+                             days={d: v for d, v in days.items() if d.year == year})
+    return added
+
+
+class AccessLog(models.Model):
+    """Append-only: every view of unmasked personal data (who, when, what)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("user"),
+                             on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
+    object_type = models.CharField(_("object type"), max_length=64)
+    object_id = models.CharField(_("object id"), max_length=64)
+    fields = models.CharField(_("fields"), max_length=200)
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("access log entry")
+        verbose_name_plural = _("access log")
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.object_type}:{self.object_id} {self.at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise RuntimeError("the access log is append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise RuntimeError("the access log is append-only")

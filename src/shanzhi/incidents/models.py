@@ -1,0 +1,328 @@
+"""Incidents (事件) and what hangs on them: categories with versioned rules,
+routing rules, stage deadlines, the timeline, attachments, notifications,
+idempotency keys, and the devices that report by webhook."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from shanzhi.accounts.models import Department
+from shanzhi.geo.models import Grid, Region
+
+from . import workflow as wf
+
+
+class Channel(models.TextChoices):
+    GRID_PATROL = "grid_patrol", _("Grid patrol")
+    HOTLINE_12345 = "hotline_12345", _("12345 hotline")
+    CITIZEN_WEB = "citizen_web", _("Citizen web")
+    OPEN311 = "open311", _("Open311 app")
+    DEPARTMENT = "department", _("Department transfer")
+    IOT = "iot", _("IoT sensor")
+    VIDEO = "video", _("Video alert")
+
+
+class State(models.TextChoices):
+    REPORTED = wf.REPORTED, _("Reported")
+    REGISTERED = wf.REGISTERED, _("Registered")
+    DISPATCHED = wf.DISPATCHED, _("Dispatched")
+    IN_PROGRESS = wf.IN_PROGRESS, _("In progress")
+    HANDLED = wf.HANDLED, _("Handled")
+    CLOSED = wf.CLOSED, _("Closed")
+    REJECTED = wf.REJECTED, _("Rejected")
+
+
+class Category(models.Model):
+    """A class (大类, no parent) or subclass (小类) of the taxonomy. Its rules
+    live in immutable versions; incidents point to the version they were
+    registered under."""
+
+    class Kind(models.TextChoices):
+        EVENT = "event", _("City-management event")
+        COMPONENT = "component", _("City-management component")
+        GOVERNANCE = "governance", _("Social governance")
+
+    code = models.CharField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    parent = models.ForeignKey("self", verbose_name=_("class"), null=True, blank=True,
+                               on_delete=models.PROTECT, related_name="subcategories")
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+    @property
+    def current_rules(self) -> CategoryRules | None:
+        return self.versions.order_by("-number").first()
+
+
+class CategoryRules(models.Model):
+    """One immutable version of a category's rules.
+
+    ``limits``: stage → ``{"amount": 4, "unit": "working_hours"}`` for the
+    stages accept, dispatch, sign, handle, verify.
+    ``departments``: level → department kind, the default handler per level.
+    ``urgencies``: ``[{"code", "name", "factor"}]`` — the factor scales every limit.
+    ``extra_fields``: ``[{"code", "name", "datatype", "required", "values", "description"}]``,
+    datatype one of string, number, datetime, text, singlevaluelist, multivaluelist.
+    ``on_overdue``: what the sweep does besides marking: notify, supervise or escalate.
+    """
+
+    category = models.ForeignKey(Category, verbose_name=_("category"), on_delete=models.PROTECT,
+                                 related_name="versions")
+    number = models.PositiveIntegerField(_("version"))
+    limits = models.JSONField(_("time limits"), default=dict)
+    departments = models.JSONField(_("default department kind per level"), default=dict)
+    urgencies = models.JSONField(_("urgency levels"), default=list)
+    extra_fields = models.JSONField(_("extra fields"), default=list)
+    on_overdue = models.CharField(_("when overdue"), max_length=16, default="notify")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name = _("category rules")
+        verbose_name_plural = _("category rules")
+        constraints = [models.UniqueConstraint(fields=["category", "number"],
+                                               name="category_rules_version_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.category} v{self.number}"
+
+
+class RoutingRule(models.Model):
+    """Category × region → department (or a level's linkage centre). The most
+    specific region wins, falling back up the tree; a rule without category
+    applies to every category."""
+
+    category = models.ForeignKey(Category, verbose_name=_("category"), null=True, blank=True,
+                                 on_delete=models.CASCADE, related_name="routing_rules")
+    region = models.ForeignKey(Region, verbose_name=_("region"), on_delete=models.CASCADE,
+                               related_name="routing_rules")
+    department = models.ForeignKey(Department, verbose_name=_("department"), null=True,
+                                   blank=True, on_delete=models.CASCADE)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("routing rule")
+        verbose_name_plural = _("routing rules")
+        constraints = [models.UniqueConstraint(fields=["category", "region"],
+                                               name="routing_rule_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.category or '*'} @ {self.region} → {self.department}"
+
+
+class Device(models.Model):
+    """An IoT sensor or video-analytics source that reports by webhook."""
+
+    device_id = models.CharField(_("device id"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    channel = models.CharField(_("channel"), max_length=16,
+                               choices=[(Channel.IOT, Channel.IOT.label),
+                                        (Channel.VIDEO, Channel.VIDEO.label)])
+    token_hash = models.CharField(max_length=64, editable=False)
+    category = models.ForeignKey(Category, verbose_name=_("default category"), null=True,
+                                 blank=True, on_delete=models.SET_NULL)
+    lng = models.FloatField(_("longitude"), null=True, blank=True)
+    lat = models.FloatField(_("latitude"), null=True, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("device")
+        verbose_name_plural = _("devices")
+
+    def __str__(self) -> str:
+        return f"{self.device_id} {self.name}"
+
+
+class Incident(models.Model):
+    number = models.CharField(_("number"), max_length=32, unique=True)
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    category = models.ForeignKey(Category, verbose_name=_("category"), null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="incidents")
+    rules = models.ForeignKey(CategoryRules, verbose_name=_("rules"), null=True, blank=True,
+                              on_delete=models.PROTECT, related_name="incidents")
+    urgency = models.CharField(_("urgency"), max_length=16, default="normal")
+    description = models.TextField(_("description"))
+    address = models.CharField(_("address"), max_length=300, blank=True)
+    lng = models.FloatField(_("longitude (WGS-84)"), null=True, blank=True)
+    lat = models.FloatField(_("latitude (WGS-84)"), null=True, blank=True)
+    grid = models.ForeignKey(Grid, verbose_name=_("grid"), null=True, blank=True,
+                             on_delete=models.PROTECT, related_name="incidents")
+    region = models.ForeignKey(Region, verbose_name=_("region"), on_delete=models.PROTECT,
+                               related_name="incidents", help_text=_("The lowest region located"))
+    #: The located region's path: what scope filters on.
+    path = models.CharField(max_length=255, db_index=True, editable=False)
+    #: The linkage centre that holds the incident now.
+    holder = models.ForeignKey(Region, verbose_name=_("linkage centre"),
+                               on_delete=models.PROTECT, related_name="held_incidents")
+    department = models.ForeignKey(Department, verbose_name=_("department"), null=True,
+                                   blank=True, on_delete=models.PROTECT, related_name="incidents")
+    state = models.CharField(_("state"), max_length=16, choices=State.choices,
+                             default=State.REPORTED)
+    #: Bumped by every change: the compare-and-set token.
+    version = models.PositiveIntegerField(default=1)
+    reporter = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("reporter"), null=True,
+                                 blank=True, on_delete=models.SET_NULL, related_name="+")
+    device = models.ForeignKey(Device, null=True, blank=True, on_delete=models.SET_NULL)
+    contact_name = models.CharField(_("contact name"), max_length=100, blank=True)
+    contact_phone = models.CharField(_("contact phone"), max_length=32, blank=True)
+    reported_at = models.DateTimeField(_("reported at"), db_index=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    extra = models.JSONField(_("extra fields"), default=dict, blank=True)
+    merged_into = models.ForeignKey("self", verbose_name=_("duplicate of"), null=True,
+                                    blank=True, on_delete=models.PROTECT,
+                                    related_name="duplicates")
+    # the stage running now and its deadline (copied from the open IncidentStage)
+    stage = models.CharField(_("stage"), max_length=16, blank=True)
+    warn_at = models.DateTimeField(null=True, blank=True)
+    due_at = models.DateTimeField(_("due at"), null=True, blank=True, db_index=True)
+    overdue = models.BooleanField(_("overdue"), default=False)
+    warned = models.BooleanField(default=False)
+    pending_extension = models.JSONField(null=True, blank=True)
+    self_resolved = models.BooleanField(_("resolved on the spot"), default=False)
+    satisfaction = models.PositiveSmallIntegerField(_("satisfaction"), null=True, blank=True)
+    return_count = models.PositiveIntegerField(default=0)
+    rework_count = models.PositiveIntegerField(default=0)
+    supervise_count = models.PositiveIntegerField(default=0)
+    extension_count = models.PositiveIntegerField(default=0)
+    escalate_count = models.PositiveIntegerField(default=0)
+    reopen_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("incident")
+        verbose_name_plural = _("incidents")
+        ordering = ["-reported_at"]
+        indexes = [
+            models.Index(fields=["state", "due_at"], name="incident_state_due"),
+            models.Index(fields=["overdue", "due_at"], name="incident_overdue_due"),
+            models.Index(fields=["department", "state"], name="incident_department_state"),
+            models.Index(fields=["grid", "state"], name="incident_grid_state"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class IncidentStage(models.Model):
+    """One stage an incident went through, with its deadline in working time."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="stages")
+    stage = models.CharField(max_length=16)
+    started_at = models.DateTimeField()
+    warn_at = models.DateTimeField()
+    due_at = models.DateTimeField(db_index=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    overdue = models.BooleanField(default=False)
+    amount = models.FloatField()
+    unit = models.CharField(max_length=16)
+    #: Warnings of the calendar (e.g. a year without an official schedule).
+    warnings = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("stage deadline")
+        verbose_name_plural = _("stage deadlines")
+        ordering = ["incident", "started_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.incident} {self.stage}"
+
+
+class TimelineEntry(models.Model):
+    """One immutable row per action: who, when, from which state to which, and what."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="timeline")
+    action = models.CharField(_("action"), max_length=32)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("actor"), null=True,
+                              blank=True, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(_("at"), default=timezone.now)
+    from_state = models.CharField(_("from"), max_length=16, blank=True)
+    to_state = models.CharField(_("to"), max_length=16, blank=True)
+    data = models.JSONField(_("data"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("timeline entry")
+        verbose_name_plural = _("timeline")
+        ordering = ["incident", "at", "id"]
+        indexes = [models.Index(fields=["at"], name="timeline_at")]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} {self.action}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise RuntimeError("timeline entries are immutable")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise RuntimeError("timeline entries are immutable")
+
+
+class Attachment(models.Model):
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="attachments")
+    entry = models.ForeignKey(TimelineEntry, null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="attachments")
+    file = models.FileField(upload_to="incidents/%Y/%m/")
+    content_type = models.CharField(max_length=64)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    name = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+
+    def __str__(self) -> str:
+        return self.name or self.sha256[:12]
+
+
+class IdempotencyKey(models.Model):
+    """A retried intake with the same key returns the first incident; the same
+    key with other content is refused."""
+
+    owner = models.CharField(max_length=80)
+    key = models.CharField(max_length=200)
+    request_hash = models.CharField(max_length=64)
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "key"],
+                                               name="idempotency_owner_key_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.owner}:{self.key}"
+
+
+class Notification(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="notifications")
+    incident = models.ForeignKey(Incident, null=True, blank=True, on_delete=models.CASCADE,
+                                 related_name="+")
+    kind = models.CharField(max_length=32)
+    message = models.CharField(max_length=300)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "read_at", "created_at"],
+                                name="notification_inbox")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.kind}"

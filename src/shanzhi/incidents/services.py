@@ -1,0 +1,847 @@
+"""Every change of an incident goes through here: intake, then one service per
+workflow action, all applied by :func:`_apply` (check the table → check the
+actor's relation to the incident → compare-and-set → close/open stage
+deadlines → timeline row → notifications)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from shanzhi.accounts.models import Department, Role, User
+from shanzhi.accounts.scope import Scope
+from shanzhi.core.calendar import get_calendar
+from shanzhi.core.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
+from shanzhi.geo.crs import check_crs, check_lng_lat, to_wgs84
+from shanzhi.geo.index import get_index
+from shanzhi.geo.models import Grid, Level, Region
+
+from . import workflow as wf
+from .models import (
+    Attachment,
+    Category,
+    CategoryRules,
+    Channel,
+    Device,
+    IdempotencyKey,
+    Incident,
+    IncidentStage,
+    Notification,
+    TimelineEntry,
+)
+from .routing import suggest_department
+
+#: Limits for incidents registered without a category (classified later).
+DEFAULT_LIMITS = {"accept": {"amount": 1, "unit": "working_hours"},
+                  "dispatch": {"amount": 1, "unit": "working_hours"},
+                  "sign": {"amount": 1, "unit": "working_hours"},
+                  "handle": {"amount": 5, "unit": "working_days"},
+                  "verify": {"amount": 1, "unit": "working_days"}}
+MAX_DESCRIPTION = 4000
+MAX_BACKDATE = dt.timedelta(days=30)
+CLOCK_SKEW = dt.timedelta(minutes=5)
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+IMAGE_SIGNATURES = {b"\xff\xd8\xff": ("image/jpeg", "jpg"), b"\x89PNG\r\n\x1a\n": ("image/png", "png"),
+                    b"GIF87a": ("image/gif", "gif"), b"GIF89a": ("image/gif", "gif")}
+SATISFACTION = {"satisfied": 3, "basically_satisfied": 2, "dissatisfied": 1}
+SYSTEM = "system"
+
+
+class IdempotencyMismatch(DomainError):
+    status = 422
+    code = "idempotency_key_reused"
+
+
+# ---------------------------------------------------------------- deadlines
+
+@dataclass(frozen=True)
+class Deadline:
+    amount: float
+    unit: str
+    warn_at: dt.datetime
+    due_at: dt.datetime
+    warnings: tuple[str, ...]
+
+
+def stage_deadline(*, rules: CategoryRules | None, stage: str, urgency: str,
+                   start: dt.datetime) -> Deadline:
+    """The deadline of ``stage`` starting at ``start`` under the category's rules."""
+    limits = (rules.limits if rules else None) or DEFAULT_LIMITS
+    limit = limits.get(stage) or DEFAULT_LIMITS[stage]
+    factor = 1.0
+    for level in (rules.urgencies if rules else []):
+        if level.get("code") == urgency:
+            factor = float(level.get("factor", 1.0))
+    amount = float(limit["amount"]) * factor
+    calendar = get_calendar()
+    due = calendar.add(start, amount, limit["unit"])
+    warn = calendar.warn_at(start, amount, limit["unit"])
+    return Deadline(amount, limit["unit"], warn, due.at, tuple(due.warnings))
+
+
+def _open_stage(incident: Incident, state: str, start: dt.datetime) -> dict:
+    """Open the stage of ``state`` (if any); return the incident fields to set."""
+    stage = wf.STAGE_OF_STATE.get(state)
+    if stage is None:
+        return {"stage": "", "warn_at": None, "due_at": None, "overdue": False, "warned": False}
+    deadline = stage_deadline(rules=incident.rules, stage=stage, urgency=incident.urgency,
+                              start=start)
+    IncidentStage.objects.create(incident=incident, stage=stage, started_at=start,
+                                 warn_at=deadline.warn_at, due_at=deadline.due_at,
+                                 amount=deadline.amount, unit=deadline.unit,
+                                 warnings=list(deadline.warnings))
+    return {"stage": stage, "warn_at": deadline.warn_at, "due_at": deadline.due_at,
+            "overdue": False, "warned": False}
+
+
+def _close_stage(incident: Incident, now: dt.datetime) -> None:
+    for stage in IncidentStage.objects.filter(incident=incident, ended_at__isnull=True):
+        IncidentStage.objects.filter(pk=stage.pk).update(ended_at=now, overdue=now > stage.due_at)
+
+
+# ---------------------------------------------------------------- notifications
+
+def centre_operators(region_ids: Iterable[int]) -> list[int]:
+    return list(User.objects.filter(role=Role.OPERATOR, region_id__in=list(region_ids),
+                                    is_active=True).values_list("id", flat=True))
+
+
+def department_members(department_id: int | None) -> list[int]:
+    if department_id is None:
+        return []
+    return list(User.objects.filter(department_id=department_id, is_active=True)
+                .values_list("id", flat=True))
+
+
+def notify(*, user_ids: Iterable[int], incident: Incident | None, kind: str, message: str,
+           now: dt.datetime | None = None, exclude: int | None = None) -> None:
+    ids = sorted({u for u in user_ids if u != exclude})
+    Notification.objects.bulk_create([
+        Notification(user_id=u, incident=incident, kind=kind, message=message[:300],
+                     created_at=now or timezone.now()) for u in ids])
+
+
+# ---------------------------------------------------------------- intake
+
+def _clean_extra(rules: CategoryRules | None, extra: Mapping | None) -> dict:
+    extra = dict(extra or {})
+    fields = {f["code"]: f for f in (rules.extra_fields if rules else [])}
+    unknown = sorted(set(extra) - set(fields))
+    if unknown:
+        raise ValidationError(f"unknown extra field {unknown[0]!r} for this category",
+                              field=f"extra.{unknown[0]}")
+    cleaned = {}
+    for code, spec in fields.items():
+        value = extra.get(code)
+        if value in (None, "", []):
+            if spec.get("required"):
+                raise ValidationError(f"{spec.get('name', code)} ({code}) is required",
+                                      field=f"extra.{code}")
+            continue
+        cleaned[code] = _check_extra_value(code, spec, value)
+    return cleaned
+
+
+def _check_extra_value(code: str, spec: Mapping, value):
+    datatype = spec.get("datatype", "string")
+    allowed = {v["key"] for v in spec.get("values", [])}
+    field = f"extra.{code}"
+    if datatype == "number":
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ValidationError(f"{code} must be a number", field=field) from None
+        if number != number or number in (float("inf"), float("-inf")):
+            raise ValidationError(f"{code} must be a finite number", field=field)
+        return number
+    if datatype == "datetime":
+        try:
+            parsed = dt.datetime.fromisoformat(str(value))
+        except ValueError:
+            raise ValidationError(f"{code} must be an ISO 8601 date-time", field=field) from None
+        return parsed.isoformat()
+    if datatype == "singlevaluelist":
+        if str(value) not in allowed:
+            raise ValidationError(f"{code} must be one of {', '.join(sorted(allowed))}",
+                                  field=field)
+        return str(value)
+    if datatype == "multivaluelist":
+        values = value if isinstance(value, list) else [value]
+        bad = [v for v in values if str(v) not in allowed]
+        if bad:
+            raise ValidationError(f"{code}: {bad[0]!r} is not one of "
+                                  f"{', '.join(sorted(allowed))}", field=field)
+        return [str(v) for v in values]
+    if not isinstance(value, str | int | float):
+        raise ValidationError(f"{code} must be text", field=field)
+    return str(value)[:1000]
+
+
+def _check_photos(photos: Sequence[UploadedFile]) -> list[tuple[UploadedFile, str, str, str]]:
+    checked = []
+    for i, photo in enumerate(photos):
+        field = f"photos[{i}]"
+        if photo.size is None or photo.size > MAX_PHOTO_BYTES:
+            raise ValidationError(f"{photo.name}: larger than 10 MB", field=field)
+        head = photo.read(16)
+        photo.seek(0)
+        kind = next((v for sig, v in IMAGE_SIGNATURES.items() if head.startswith(sig)), None)
+        if kind is None and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+            kind = ("image/webp", "webp")
+        if kind is None:
+            raise ValidationError(f"{photo.name}: not an image (JPEG, PNG, GIF or WebP)",
+                                  field=field)
+        digest = hashlib.sha256()
+        for chunk in photo.chunks():
+            digest.update(chunk)
+        photo.seek(0)
+        checked.append((photo, kind[0], kind[1], digest.hexdigest()))
+    return checked
+
+
+def _save_photos(incident: Incident, entry: TimelineEntry | None, photos) -> list[str]:
+    names = []
+    for photo, content_type, ext, sha in photos:
+        att = Attachment(incident=incident, entry=entry, content_type=content_type,
+                         size=photo.size, sha256=sha, name=(photo.name or "")[:200])
+        att.file.save(f"{sha[:32]}.{ext}", photo, save=False)
+        att.save()
+        names.append(att.file.name)
+    return names
+
+
+def _request_hash(fields: Mapping, photos) -> str:
+    body = json.dumps(fields, sort_keys=True, default=str, ensure_ascii=False)
+    digest = hashlib.sha256(body.encode())
+    for _photo, _ct, _ext, sha in photos:
+        digest.update(sha.encode())
+    return digest.hexdigest()
+
+
+def _locate(*, lng, lat, crs: str, region_code: str | None, actor: User | None):
+    """(lng, lat, grid, region) for a point, or for an address in a region."""
+    if lng is not None or lat is not None:
+        if lng is None or lat is None:
+            raise ValidationError("give both lng and lat", field="lat" if lat is None else "lng")
+        lng_f, lat_f = check_lng_lat(lng, lat)
+        lng_f, lat_f = to_wgs84(lng_f, lat_f, check_crs(crs))
+        location = get_index().locate(lng_f, lat_f)
+        if not location.regions:
+            raise ValidationError(f"the point {lng_f:.6f},{lat_f:.6f} lies outside every city "
+                                  "this platform serves", field="location")
+        grid = Grid.objects.get(pk=location.grid.id) if location.grid else None
+        region = Region.objects.get(pk=location.regions[0].id)
+        return lng_f, lat_f, grid, region
+    if region_code:
+        region = Region.objects.current().filter(code=region_code).first()
+        if region is None:
+            raise ValidationError(f"no current region with code {region_code!r}", field="region")
+        return None, None, None, region
+    if actor is not None and actor.region_id:
+        return None, None, None, actor.region
+    raise ValidationError("give the location as lng/lat, or an address with its region",
+                          field="location")
+
+
+def _holder_for(region: Region) -> Region:
+    """The linkage centre that receives a new incident: its town's sub-centre,
+    or the lowest region above the community when there is no town."""
+    chain = {r.level: r for r in Region.objects.filter(
+        pk__in=[int(p) for p in region.path.strip("/").split("/") if p])}
+    for level in (Level.TOWN, Level.DISTRICT, Level.CITY):
+        if level in chain:
+            return chain[level]
+    return region
+
+
+def incident_report(*, actor: User | None, channel: str, description: str,
+                    category: str | None = None, lng=None, lat=None, crs: str = "wgs84",
+                    address: str = "", region: str | None = None, contact_name: str = "",
+                    contact_phone: str = "", reported_at: dt.datetime | None = None,
+                    urgency: str = "normal", extra: Mapping | None = None,
+                    photos: Sequence[UploadedFile] = (), device: Device | None = None,
+                    idempotency_key: str | None = None, now: dt.datetime | None = None,
+                    system_backdate: bool = False) -> tuple[Incident, bool]:
+    """Take in a report from any channel. Returns (incident, created); a retry
+    with the same idempotency key returns the first incident and False."""
+    now = now or timezone.now()
+    if channel not in Channel.values:
+        raise ValidationError(f"unknown channel {channel!r}: use one of "
+                              f"{', '.join(Channel.values)}", field="channel")
+    description = (description or "").strip()
+    if not description:
+        raise ValidationError("the description is empty", field="description")
+    if len(description) > MAX_DESCRIPTION:
+        raise ValidationError(f"the description is longer than {MAX_DESCRIPTION} characters",
+                              field="description")
+    cat, rules = None, None
+    if category:
+        cat = Category.objects.filter(code=category, is_active=True).first()
+        if cat is None:
+            raise ValidationError(f"unknown category {category!r}", field="category")
+        rules = cat.current_rules
+        if rules is None:
+            raise ValidationError(f"{category} is a class (大类): choose one of its subclasses",
+                                  field="category")
+    elif extra:
+        raise ValidationError("extra fields need a category", field="extra")
+    urgencies = {u["code"] for u in (rules.urgencies if rules else [])} or {"normal"}
+    if urgency not in urgencies:
+        raise ValidationError(f"unknown urgency {urgency!r}: use one of "
+                              f"{', '.join(sorted(urgencies))}", field="urgency")
+    cleaned_extra = _clean_extra(rules, extra)
+    if reported_at is None:
+        reported_at = now
+    else:
+        if timezone.is_naive(reported_at):
+            raise ValidationError("reported_at needs a time zone offset", field="reported_at")
+        if reported_at > now + CLOCK_SKEW:
+            raise ValidationError("reported_at lies in the future", field="reported_at")
+        if reported_at < now - CLOCK_SKEW and not system_backdate:
+            if actor is None or actor.role not in (Role.OPERATOR, Role.CITY_ADMIN):
+                raise ValidationError("only an operator may enter an earlier reported_at",
+                                      field="reported_at")
+            if reported_at < now - MAX_BACKDATE:
+                raise ValidationError("reported_at is more than 30 days ago",
+                                      field="reported_at")
+    checked_photos = _check_photos(photos)
+    lng_f, lat_f, grid, located = _locate(lng=lng, lat=lat, crs=crs, region_code=region,
+                                          actor=actor)
+    owner = f"device:{device.pk}" if device else f"user:{actor.pk}" if actor else "anonymous"
+    request_hash = _request_hash({
+        "channel": channel, "description": description, "category": category, "lng": lng,
+        "lat": lat, "crs": crs, "address": address, "region": region,
+        "contact_name": contact_name, "contact_phone": contact_phone,
+        "reported_at": reported_at.isoformat() if reported_at != now else None,
+        "urgency": urgency, "extra": cleaned_extra}, checked_photos)
+    if idempotency_key:
+        replay = _replay(owner, idempotency_key, request_hash)
+        if replay is not None:
+            return replay, False
+    try:
+        with transaction.atomic():
+            incident = _create(
+                actor=actor, channel=channel, description=description, cat=cat, rules=rules,
+                lng=lng_f, lat=lat_f, grid=grid, located=located, address=address,
+                contact_name=contact_name, contact_phone=contact_phone,
+                reported_at=reported_at, urgency=urgency, extra=cleaned_extra, device=device,
+                photos=checked_photos, now=now)
+            if idempotency_key:
+                IdempotencyKey.objects.create(owner=owner, key=idempotency_key,
+                                              request_hash=request_hash, incident=incident)
+    except IntegrityError:
+        # the same key won a race in another request: answer as a replay
+        replay = _replay(owner, idempotency_key, request_hash) if idempotency_key else None
+        if replay is None:
+            raise
+        return replay, False
+    return incident, True
+
+
+def _replay(owner: str, key: str, request_hash: str) -> Incident | None:
+    record = IdempotencyKey.objects.select_related("incident").filter(owner=owner,
+                                                                      key=key).first()
+    if record is None:
+        return None
+    if record.request_hash != request_hash:
+        raise IdempotencyMismatch("this Idempotency-Key was used for a different report",
+                                  field="Idempotency-Key",
+                                  details={"incident": record.incident.number})
+    return record.incident
+
+
+def _create(*, actor, channel, description, cat, rules, lng, lat, grid, located, address,
+            contact_name, contact_phone, reported_at, urgency, extra, device, photos,
+            now) -> Incident:
+    holder = _holder_for(located)
+    route = suggest_department(region=located, category=cat, rules=rules)
+    incident = Incident(
+        number=uuid.uuid4().hex[:32], channel=channel, category=cat, rules=rules,
+        urgency=urgency, description=description, address=address[:300], lng=lng, lat=lat,
+        grid=grid, region=located, path=located.path, holder=holder, reporter=actor,
+        device=device, contact_name=contact_name[:100], contact_phone=contact_phone[:32],
+        reported_at=reported_at, created_at=now, updated_at=now, extra=extra)
+    incident.save()
+    incident.number = f"SJ{timezone.localtime(reported_at):%Y%m%d}{incident.pk:08d}"
+    fields = _open_stage(incident, wf.REPORTED, reported_at)
+    for name, value in fields.items():
+        setattr(incident, name, value)
+    Incident.objects.filter(pk=incident.pk).update(number=incident.number, **fields)
+    entry = TimelineEntry.objects.create(
+        incident=incident, action="report", actor=actor, at=now, from_state="",
+        to_state=wf.REPORTED, data={
+            "channel": channel,
+            "category": cat.code if cat else None,
+            "located": {"grid": grid.code if grid else None, "region": located.code,
+                        "lng": lng, "lat": lat},
+            "holder": holder.code,
+            "route": route.as_data(),
+            "device": device.device_id if device else None,
+            "reported_at": reported_at.isoformat(),
+        })
+    _save_photos(incident, entry, photos)
+    notify(user_ids=centre_operators([holder.pk]), incident=incident, kind="new",
+           message=f"新事件 {incident.number}：{description[:60]}", now=now,
+           exclude=actor.pk if actor else None)
+    return incident
+
+
+# ---------------------------------------------------------------- actions
+
+def incident_for_actor(*, actor: User, incident_id: int | str) -> Incident:
+    """The incident if the actor's scope reaches it; otherwise NotFound."""
+    from .selectors import incidents_visible
+
+    qs = incidents_visible(Scope.for_user(actor)).select_related(
+        "holder", "department", "rules", "category", "grid", "region")
+    key = str(incident_id)
+    incident = (qs.filter(number=key).first() if not key.isdigit()
+                else qs.filter(pk=int(key)).first())
+    if incident is None:
+        raise NotFound(f"no incident {incident_id} in your territory", field="id")
+    return incident
+
+
+def relation_allows(actor: User, incident: Incident, transition_roles: frozenset[str]) -> bool:
+    """Whether the actor stands in the right relation to this incident for an
+    action open to ``transition_roles`` (the role check is the table's)."""
+    if actor.is_superuser:
+        return True
+    role = actor.role
+    if role not in transition_roles:
+        return False
+    if role == Role.CITY_ADMIN:
+        return Scope.for_user(actor).covers(incident.path, incident.grid_id)
+    if role == Role.OPERATOR:
+        return (actor.region is not None and incident.holder.path.startswith(actor.region.path)
+                and incident.path.startswith(actor.region.path))
+    if role == Role.HANDLER:
+        return incident.department_id is not None and incident.department_id == actor.department_id
+    if role == Role.GRID_WORKER:
+        return incident.grid_id is not None and incident.grid_id in (
+            Scope.for_user(actor).grid_ids or frozenset())
+    return False
+
+
+def _roles(actor: User) -> list[str]:
+    return [Role.CITY_ADMIN, Role.OPERATOR] if actor.is_superuser else [actor.role]
+
+
+def _guard(action: str, incident: Incident) -> str | None:
+    """Why an action open by the table is still not possible now, or None."""
+    if action == "request_extension" and incident.pending_extension:
+        return "an extension request is already waiting for a decision"
+    if action in ("approve_extension", "refuse_extension") and not incident.pending_extension:
+        return "no extension request is waiting"
+    if action == "reopen" and incident.satisfaction != SATISFACTION["dissatisfied"]:
+        return "only an incident whose call-back was dissatisfied can be reopened"
+    if action == "escalate" and incident.holder.parent_id is None:
+        return "the incident is already at the top level"
+    return None
+
+
+def available_actions(*, actor: User, incident: Incident) -> list[str]:
+    return [t.action for t in wf.INCIDENT.available(incident.state, _roles(actor))
+            if relation_allows(actor, incident, t.roles) and _guard(t.action, incident) is None]
+
+
+def _apply(*, actor: User | None, incident: Incident, action: str, payload: Mapping,
+           changes: Mapping | None = None, data: Mapping | None = None,
+           notify_ids: Iterable[int] = (), message: str = "", photos=(),
+           expected_version: int | None = None, now: dt.datetime | None = None,
+           restart_stage: bool = False) -> Incident:
+    """Check, compare-and-set, record. ``actor`` None is the system (the sweep)."""
+    now = now or timezone.now()
+    if actor is not None:
+        t = wf.INCIDENT.check(action, state=incident.state, roles=_roles(actor), payload=payload)
+        if not relation_allows(actor, incident, t.roles):
+            raise PermissionDenied(f"you may not {action} this incident", field="action")
+    else:
+        t = wf.INCIDENT.transition(action)
+        if incident.state not in t.sources:
+            raise Conflict(f"cannot {action} a {incident.state} incident", code="invalid_state",
+                           details={"state": incident.state})
+    why_not = _guard(action, incident)
+    if why_not:
+        raise Conflict(why_not, code="invalid_state", details={"state": incident.state})
+    if expected_version is not None and expected_version != incident.version:
+        raise _stale(incident)
+    before = incident.state
+    target = t.leads_to(before)
+    updates: dict = {"state": target, "version": F("version") + 1, "updated_at": now,
+                     **(changes or {})}
+    if t.counter:
+        updates[t.counter] = F(t.counter) + 1
+    with transaction.atomic():
+        rows = Incident.objects.filter(pk=incident.pk, version=incident.version).update(**updates)
+        if rows != 1:
+            raise _stale(incident)
+        if target != before or restart_stage:
+            _close_stage(incident, now)
+            stage_fields = _open_stage(incident, target, now)
+            Incident.objects.filter(pk=incident.pk).update(**stage_fields)
+        entry = TimelineEntry.objects.create(
+            incident=incident, action=action, actor=actor, at=now, from_state=before,
+            to_state=target,
+            data={k: v for k, v in {**_plain(payload), **(data or {})}.items() if v is not None})
+        if photos:
+            _save_photos(incident, entry, photos)
+        if message:
+            notify(user_ids=notify_ids, incident=incident, kind=action, message=message, now=now,
+                   exclude=actor.pk if actor else None)
+    incident.refresh_from_db()
+    return incident
+
+
+def _plain(payload: Mapping) -> dict:
+    out = {}
+    for key, value in payload.items():
+        if isinstance(value, Department):
+            out[key] = value.code
+        elif isinstance(value, Region):
+            out[key] = value.code
+        elif isinstance(value, Incident):
+            out[key] = value.number
+        elif isinstance(value, dt.datetime):
+            out[key] = value.isoformat()
+        elif isinstance(value, str | int | float | bool | list | dict) or value is None:
+            out[key] = value
+    return out
+
+
+def _stale(incident: Incident) -> Conflict:
+    current = Incident.objects.filter(pk=incident.pk).values("state", "version").first() or {}
+    return Conflict("someone else changed this incident first; reload and try again",
+                    code="conflict", details={"state": current.get("state"),
+                                              "version": current.get("version")})
+
+
+# ---------------------------------------------------------------- one service per action
+
+def incident_accept(*, actor: User, incident: Incident, note: str = "",
+                    category: str | None = None, **kw) -> Incident:
+    """Register (立案); an incident reported without a category gets one now."""
+    changes, data = {}, {}
+    if category:
+        cat = Category.objects.filter(code=category, is_active=True).first()
+        if cat is None or cat.current_rules is None:
+            raise ValidationError(f"unknown category {category!r}", field="category")
+        changes = {"category": cat, "rules": cat.current_rules}
+        incident.category, incident.rules = cat, cat.current_rules
+        route = suggest_department(region=incident.region, category=cat, rules=cat.current_rules)
+        data["route"] = route.as_data()
+    elif incident.category_id is None:
+        raise ValidationError("classify the incident: give its category", field="category")
+    return _apply(actor=actor, incident=incident, action="accept",
+                  payload={"note": note, "category": category}, changes=changes, data=data, **kw)
+
+
+def incident_reject(*, actor: User, incident: Incident, reason: str, **kw) -> Incident:
+    return _apply(actor=actor, incident=incident, action="reject", payload={"reason": reason},
+                  changes={"closed_at": kw.get("now") or timezone.now()}, **kw)
+
+
+def incident_merge(*, actor: User, incident: Incident, original: str, **kw) -> Incident:
+    """Reject as a duplicate of ``original`` (an incident number), linked to it."""
+    target = incident_for_actor(actor=actor, incident_id=original) if original else None
+    if target is not None and target.pk == incident.pk:
+        raise ValidationError("an incident cannot duplicate itself", field="original")
+    if target is not None and target.merged_into_id:
+        raise ValidationError(f"{target.number} is itself a duplicate of another incident",
+                              field="original")
+    return _apply(actor=actor, incident=incident, action="merge",
+                  payload={"original": target.number if target else ""},
+                  changes={"merged_into": target, "closed_at": kw.get("now") or timezone.now()},
+                  **kw)
+
+
+def incident_self_resolve(*, actor: User, incident: Incident, result: str, photos=(),
+                          **kw) -> Incident:
+    """A grid worker resolved it on the spot (自处置), with evidence."""
+    checked = _check_photos(photos)
+    return _apply(actor=actor, incident=incident, action="self_resolve",
+                  payload={"result": result}, photos=checked,
+                  changes={"self_resolved": True,
+                           "closed_at": kw.get("now") or timezone.now()}, **kw)
+
+
+def incident_assign_down(*, actor: User, incident: Incident, region: str, note: str = "",
+                         **kw) -> Incident:
+    """Hand the incident to a lower linkage centre on its own chain."""
+    child = Region.objects.current().filter(code=region).first()
+    if (child is None or child.pk == incident.holder_id
+            or not child.path.startswith(incident.holder.path)
+            or not incident.path.startswith(child.path)):
+        raise ValidationError(f"{region!r} is not a linkage centre below "
+                              f"{incident.holder.name} that covers the incident", field="region")
+    return _apply(actor=actor, incident=incident, action="assign_down",
+                  payload={"region": child, "note": note}, changes={"holder": child},
+                  notify_ids=centre_operators([child.pk]),
+                  message=f"{incident.number} 由{incident.holder.name}下派", **kw)
+
+
+def incident_dispatch(*, actor: User, incident: Incident, department: str, note: str = "",
+                      **kw) -> Incident:
+    """Send to a department responsible for the incident's place (at any level
+    of its chain). The routing suggestion is recorded beside the choice."""
+    dept = Department.objects.select_related("region").filter(code=department).first()
+    if dept is None or not incident.path.startswith(dept.region.path):
+        raise ValidationError(f"no department {department!r} responsible for this place",
+                              field="department")
+    route = suggest_department(region=incident.region, category=incident.category,
+                               rules=incident.rules)
+    return _apply(actor=actor, incident=incident, action="dispatch",
+                  payload={"department": dept, "note": note}, changes={"department": dept},
+                  data={"suggested": route.as_data(),
+                        "followed_suggestion": route.department == dept},
+                  notify_ids=department_members(dept.pk),
+                  message=f"新派遣 {incident.number}：{incident.description[:60]}", **kw)
+
+
+def incident_escalate(*, actor: User, incident: Incident, reason: str, **kw) -> Incident:
+    """Pass up one level (上报): to the linkage centre above the holder,
+    registered again, without a department."""
+    parent = incident.holder.parent
+    if parent is None:
+        raise Conflict("the incident is already at the top level", code="invalid_state",
+                       details={"state": incident.state})
+    return _apply(actor=actor, incident=incident, action="escalate",
+                  payload={"reason": reason}, data={"to": parent.code},
+                  changes={"holder": parent, "department": None}, restart_stage=True,
+                  notify_ids=centre_operators([parent.pk]),
+                  message=f"{incident.number} 上报至{parent.name}：{reason[:60]}", **kw)
+
+
+def incident_sign(*, actor: User, incident: Incident, note: str = "", **kw) -> Incident:
+    return _apply(actor=actor, incident=incident, action="sign", payload={"note": note}, **kw)
+
+
+def incident_return(*, actor: User, incident: Incident, reason: str, **kw) -> Incident:
+    """退单: back to the dispatching centre, with the reason."""
+    return _apply(actor=actor, incident=incident, action="return", payload={"reason": reason},
+                  changes={"department": None, "pending_extension": None},
+                  notify_ids=centre_operators([incident.holder_id]),
+                  message=f"{incident.number} 被退单：{reason[:60]}", **kw)
+
+
+def incident_report_result(*, actor: User, incident: Incident, result: str, photos=(),
+                           **kw) -> Incident:
+    checked = _check_photos(photos)
+    verifiers = centre_operators([incident.holder_id])
+    if incident.grid_id:
+        verifiers += list(User.objects.filter(grid_worker__grids=incident.grid_id,
+                                              is_active=True).values_list("id", flat=True))
+    return _apply(actor=actor, incident=incident, action="report_result",
+                  payload={"result": result}, photos=checked,
+                  changes={"pending_extension": None}, notify_ids=verifiers,
+                  message=f"{incident.number} 已处置，待核查", **kw)
+
+
+def incident_verify_pass(*, actor: User, incident: Incident, note: str = "", **kw) -> Incident:
+    return _apply(actor=actor, incident=incident, action="verify_pass", payload={"note": note},
+                  changes={"closed_at": kw.get("now") or timezone.now()},
+                  notify_ids=department_members(incident.department_id),
+                  message=f"{incident.number} 核查通过，已结案", **kw)
+
+
+def incident_verify_fail(*, actor: User, incident: Incident, reason: str, photos=(),
+                         **kw) -> Incident:
+    checked = _check_photos(photos)
+    return _apply(actor=actor, incident=incident, action="verify_fail",
+                  payload={"reason": reason}, photos=checked,
+                  notify_ids=department_members(incident.department_id),
+                  message=f"{incident.number} 核查未通过，返工：{reason[:60]}", **kw)
+
+
+def incident_request_extension(*, actor: User, incident: Incident, reason: str, amount: float,
+                               unit: str = "working_days", **kw) -> Incident:
+    try:
+        amount = float(amount)
+    except (TypeError, ValueError):
+        raise ValidationError("amount must be a number", field="amount") from None
+    if not 0 < amount <= 100:
+        raise ValidationError("amount must be more than 0 and at most 100", field="amount")
+    if unit not in ("working_days", "working_hours", "natural_hours"):
+        raise ValidationError(f"unknown unit {unit!r}", field="unit")
+    request = {"amount": amount, "unit": unit, "reason": reason,
+               "by": actor.username, "at": (kw.get("now") or timezone.now()).isoformat()}
+    return _apply(actor=actor, incident=incident, action="request_extension",
+                  payload={"reason": reason, "amount": amount, "unit": unit},
+                  changes={"pending_extension": request},
+                  notify_ids=centre_operators([incident.holder_id]),
+                  message=f"{incident.number} 申请延期 {amount:g} {unit}", **kw)
+
+
+def incident_approve_extension(*, actor: User, incident: Incident, note: str = "",
+                               **kw) -> Incident:
+    """Extend the handling deadline by what was asked, counted from the old deadline."""
+    request = incident.pending_extension or {}
+    changes: dict = {"pending_extension": None}
+    data: dict = {}
+    stage = IncidentStage.objects.filter(incident=incident, ended_at__isnull=True).first()
+    if request and stage is not None:
+        calendar = get_calendar()
+        if request["unit"] == stage.unit:  # one longer limit, counted from the stage's start
+            amount = stage.amount + float(request["amount"])
+            due = calendar.add(stage.started_at, amount, stage.unit)
+            warn = calendar.warn_at(stage.started_at, amount, stage.unit)
+        else:  # a limit in another unit: added to the old deadline
+            amount = stage.amount
+            due = calendar.add(stage.due_at, request["amount"], request["unit"])
+            warn = due.at
+        IncidentStage.objects.filter(pk=stage.pk).update(due_at=due.at, warn_at=warn,
+                                                         amount=amount)
+        changes.update(due_at=due.at, warn_at=warn, overdue=False, warned=False)
+        data = {"due_at": due.at.isoformat(), "extension": request,
+                "warnings": list(due.warnings)}
+    return _apply(actor=actor, incident=incident, action="approve_extension",
+                  payload={"note": note}, changes=changes, data=data,
+                  notify_ids=department_members(incident.department_id),
+                  message=f"{incident.number} 延期已批准", **kw)
+
+
+def incident_refuse_extension(*, actor: User, incident: Incident, reason: str,
+                              **kw) -> Incident:
+    return _apply(actor=actor, incident=incident, action="refuse_extension",
+                  payload={"reason": reason}, changes={"pending_extension": None},
+                  notify_ids=department_members(incident.department_id),
+                  message=f"{incident.number} 延期未批准：{reason[:60]}", **kw)
+
+
+def incident_supervise(*, actor: User | None, incident: Incident, note: str,
+                       level: str = "yellow", **kw) -> Incident:
+    """督办: flag and urge (counted); tells the department and the holding centre."""
+    if level not in ("yellow", "red", "black"):
+        raise ValidationError("level must be yellow, red or black", field="level")
+    return _apply(actor=actor, incident=incident, action="supervise",
+                  payload={"note": note, "level": level},
+                  notify_ids=department_members(incident.department_id)
+                  + centre_operators([incident.holder_id]),
+                  message=f"{incident.number} 被督办：{note[:60]}", **kw)
+
+
+def incident_callback(*, actor: User, incident: Incident, satisfaction: str, note: str = "",
+                      **kw) -> Incident:
+    """Record the citizen's call-back (回访)."""
+    if satisfaction not in SATISFACTION:
+        raise ValidationError(f"satisfaction must be one of {', '.join(SATISFACTION)}",
+                              field="satisfaction")
+    return _apply(actor=actor, incident=incident, action="callback",
+                  payload={"satisfaction": satisfaction, "note": note},
+                  changes={"satisfaction": SATISFACTION[satisfaction]}, **kw)
+
+
+def incident_reopen(*, actor: User, incident: Incident, reason: str, **kw) -> Incident:
+    return _apply(actor=actor, incident=incident, action="reopen", payload={"reason": reason},
+                  changes={"closed_at": None, "department": None, "self_resolved": False},
+                  notify_ids=centre_operators([incident.holder_id]),
+                  message=f"{incident.number} 回访不满意，重新办理", **kw)
+
+
+ACTIONS = {
+    "accept": incident_accept,
+    "reject": incident_reject,
+    "merge": incident_merge,
+    "self_resolve": incident_self_resolve,
+    "assign_down": incident_assign_down,
+    "dispatch": incident_dispatch,
+    "escalate": incident_escalate,
+    "sign": incident_sign,
+    "return": incident_return,
+    "report_result": incident_report_result,
+    "verify_pass": incident_verify_pass,
+    "verify_fail": incident_verify_fail,
+    "request_extension": incident_request_extension,
+    "approve_extension": incident_approve_extension,
+    "refuse_extension": incident_refuse_extension,
+    "supervise": incident_supervise,
+    "callback": incident_callback,
+    "reopen": incident_reopen,
+}
+
+
+# ---------------------------------------------------------------- notifications, devices
+
+def notifications_read(*, user: User, ids: list[int] | None = None) -> int:
+    qs = Notification.objects.filter(user=user, read_at__isnull=True)
+    if ids is not None:
+        qs = qs.filter(pk__in=ids)
+    return qs.update(read_at=timezone.now())
+
+
+def device_create(*, device_id: str, name: str, channel: str, category: str | None = None,
+                  lng: float | None = None, lat: float | None = None) -> tuple[Device, str]:
+    """Register a sensor or camera; returns it and its token (shown once)."""
+    import secrets
+
+    if channel not in (Channel.IOT, Channel.VIDEO):
+        raise ValidationError("a device's channel is iot or video", field="channel")
+    if Device.objects.filter(device_id=device_id).exists():
+        raise ValidationError(f"a device {device_id!r} exists", field="device_id")
+    cat = None
+    if category:
+        cat = Category.objects.filter(code=category).first()
+        if cat is None:
+            raise ValidationError(f"unknown category {category!r}", field="category")
+    if (lng is None) != (lat is None):
+        raise ValidationError("give both lng and lat", field="lng")
+    if lng is not None:
+        lng, lat = check_lng_lat(lng, lat)
+    token = "dv_" + secrets.token_urlsafe(32)
+    device = Device.objects.create(device_id=device_id, name=name, channel=channel,
+                                   category=cat, lng=lng, lat=lat,
+                                   token_hash=hashlib.sha256(token.encode()).hexdigest())
+    return device, token
+
+
+def device_authenticate(*, device_id: str, authorization: str) -> Device:
+    from shanzhi.core.errors import NotAuthenticated
+
+    scheme, _, token = authorization.partition(" ")
+    device = Device.objects.filter(device_id=device_id, is_active=True).first()
+    if (scheme.lower() != "bearer" or device is None
+            or hashlib.sha256(token.strip().encode()).hexdigest() != device.token_hash):
+        raise NotAuthenticated("unknown device or wrong device token")
+    return device
+
+
+def device_alert(*, device: Device, data: Mapping, photos=()) -> tuple[Incident, bool]:
+    """An alert from a device: its fixed place unless the alert gives one; its
+    ``event_id`` is the idempotency key."""
+    allowed = {"event_id", "description", "category", "lng", "lat", "crs", "extra",
+               "occurred_at", "urgency"}
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise ValidationError(f"{unknown[0]}: unknown field", field=unknown[0])
+    event_id = str(data.get("event_id") or "").strip()
+    if not event_id:
+        raise ValidationError("event_id is required", field="event_id")
+    occurred = data.get("occurred_at")
+    if occurred:
+        try:
+            occurred = dt.datetime.fromisoformat(str(occurred))
+        except ValueError:
+            raise ValidationError("occurred_at must be ISO 8601", field="occurred_at") from None
+        if timezone.is_naive(occurred):
+            raise ValidationError("occurred_at needs a time zone offset", field="occurred_at")
+    lng, lat = data.get("lng", device.lng), data.get("lat", device.lat)
+    category = data.get("category") or (device.category.code if device.category else None)
+    now = timezone.now()
+    if occurred and occurred < now - CLOCK_SKEW:  # sensors report late: not a backdate
+        occurred = max(occurred, now - MAX_BACKDATE)
+    return incident_report(
+        actor=None, device=device, channel=device.channel,
+        description=str(data.get("description") or f"{device.name} 告警"),
+        category=category, lng=lng, lat=lat, crs=str(data.get("crs") or "wgs84"),
+        extra=data.get("extra") or None, urgency=str(data.get("urgency") or "normal"),
+        photos=photos, idempotency_key=event_id, now=now,
+        reported_at=occurred if occurred and occurred < now else None, system_backdate=True)

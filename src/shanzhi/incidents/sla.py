@@ -1,0 +1,123 @@
+"""The overdue sweep: chunked, idempotent, safe with several workers.
+
+Each incident is claimed with a compare-and-set on its flag (``warned`` or
+``overdue``) and its current deadline, so two workers never act twice and a
+stage that moved on in the meantime is left alone. The sweep only acts on
+what is due at ``now``; running it again does nothing new.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from . import workflow as wf
+from .models import Incident, IncidentStage, TimelineEntry
+from .services import department_members, centre_operators, notify
+
+log = logging.getLogger(__name__)
+CHUNK = 500
+
+
+def sweep(*, now: dt.datetime | None = None, chunk: int = CHUNK) -> dict[str, int]:
+    """Mark yellow (warned) and red (overdue) incidents, notify, and act per the
+    category's ``on_overdue`` rule. Returns counts of what this call did."""
+    now = now or timezone.now()
+    counts = {"warned": 0, "overdue": 0, "supervised": 0, "escalated": 0}
+    while True:
+        ids = list(Incident.objects.filter(state__in=wf.OPEN_STATES, warned=False,
+                                           overdue=False, warn_at__lte=now, due_at__gt=now)
+                   .order_by("warn_at").values_list("id", flat=True)[:chunk])
+        if not ids:
+            break
+        for pk in ids:
+            counts["warned"] += _warn(pk, now)
+    while True:
+        ids = list(Incident.objects.filter(state__in=wf.OPEN_STATES, overdue=False,
+                                           due_at__lte=now)
+                   .order_by("due_at").values_list("id", flat=True)[:chunk])
+        if not ids:
+            break
+        for pk in ids:
+            outcome = _mark_overdue(pk, now)
+            if outcome:
+                counts["overdue"] += 1
+                if outcome in counts:
+                    counts[outcome] += 1
+    return counts
+
+
+def _warn(pk: int, now: dt.datetime) -> int:
+    with transaction.atomic():
+        incident = Incident.objects.filter(pk=pk).first()
+        if incident is None:
+            return 0
+        claimed = Incident.objects.filter(pk=pk, warned=False, due_at=incident.due_at,
+                                          state=incident.state).update(warned=True)
+        if not claimed:
+            return 0
+        TimelineEntry.objects.create(incident=incident, action="warn", actor=None, at=now,
+                                     from_state=incident.state, to_state=incident.state,
+                                     data={"stage": incident.stage,
+                                           "due_at": incident.due_at.isoformat()})
+        notify(user_ids=_responsible(incident), incident=incident, kind="warn",
+               message=f"{incident.number} 即将超期（{_stage_name(incident.stage)}）", now=now)
+    return 1
+
+
+def _mark_overdue(pk: int, now: dt.datetime) -> str:
+    """'' if another worker (or a state change) got there first, else what was done."""
+    with transaction.atomic():
+        incident = Incident.objects.select_related("rules", "holder").filter(pk=pk).first()
+        if incident is None or incident.due_at is None:
+            return ""
+        claimed = Incident.objects.filter(pk=pk, overdue=False, due_at=incident.due_at,
+                                          state=incident.state).update(overdue=True, warned=True)
+        if not claimed:
+            return ""
+        IncidentStage.objects.filter(incident=incident, ended_at__isnull=True).update(
+            overdue=True)
+        rule = incident.rules.on_overdue if incident.rules else "notify"
+        done = "marked"
+        data: dict = {"stage": incident.stage, "due_at": incident.due_at.isoformat(),
+                      "rule": rule}
+        recipients = _responsible(incident)
+        parent = incident.holder.parent
+        if rule in ("supervise", "escalate") and parent is not None:
+            recipients += centre_operators([parent.pk])
+        if rule == "supervise":
+            Incident.objects.filter(pk=pk).update(supervise_count=F("supervise_count") + 1)
+            data["supervised"] = True
+            done = "supervised"
+        elif rule == "escalate" and parent is not None and incident.state in (
+                wf.REPORTED, wf.REGISTERED):
+            # still with the linkage centre: pass it to the one above
+            Incident.objects.filter(pk=pk).update(holder=parent,
+                                                  escalate_count=F("escalate_count") + 1)
+            data["escalated_to"] = parent.code
+            done = "escalated"
+        TimelineEntry.objects.create(incident=incident, action="overdue", actor=None, at=now,
+                                     from_state=incident.state, to_state=incident.state,
+                                     data=data)
+        notify(user_ids=recipients, incident=incident, kind="overdue",
+               message=f"{incident.number} 已超期（{_stage_name(incident.stage)}）", now=now)
+    return done
+
+
+def _responsible(incident: Incident) -> list[int]:
+    """Who must act now: the department in its stages, else the holding centre."""
+    if incident.department_id and incident.state in (wf.DISPATCHED, wf.IN_PROGRESS):
+        return department_members(incident.department_id)
+    return centre_operators([incident.holder_id])
+
+
+STAGE_NAMES = {"accept": "受理", "dispatch": "派遣", "sign": "签收", "handle": "处置",
+               "verify": "核查"}
+
+
+def _stage_name(stage: str) -> str:
+    return STAGE_NAMES.get(stage, stage)
