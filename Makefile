@@ -29,7 +29,7 @@ browser:  ## install Debian's Chromium and the CJK fonts for the browser tests (
 	scripts/install-browser.sh
 
 messages: install  ## refresh and compile the Chinese translations
-	cd src/shanzhi && ../../$(BIN)/django-admin makemessages -l zh_Hans --settings=shanzhi.settings
+	cd src/shanzhi && ../../$(BIN)/django-admin makemessages -l zh_Hans --settings=shanzhi.settings -i "*/migrations/*"
 	cd src/shanzhi && ../../$(BIN)/django-admin compilemessages --settings=shanzhi.settings
 
 clean:

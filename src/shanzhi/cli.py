@@ -14,6 +14,7 @@ Getting started
   demo [--no-serve]      build the Suzhou demo database, then serve it
   serve [--host --port]  serve the web pages and the API
   migrate                create or update the database tables
+  worker [--once]        the background work: overdue sweep, notifications
 
 Territory
   geo import FILE        import boundaries (GeoJSON, zipped Shapefile, GeoPackage)
@@ -25,6 +26,12 @@ People and access
   user create            create a user with a role and a territory
   token create           print a new API bearer token for a user
   department create      create a handling department at some level
+  device create          register an IoT sensor or video source, print its token
+
+Working calendar
+  calendar show YEAR     the holidays and make-up working days of a year
+  calendar import-year   enter a year's official schedule (published each December)
+  calendar due           when a limit in working days or hours falls due
 
 Anything else Django offers: shanzhi help --all
 """

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.gzip.GZipMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -142,6 +143,10 @@ MEDIA_ROOT = DATA_DIR / "media"
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
+
+# --- background work: `shanzhi serve` runs the overdue sweep in-process in the
+# embedded (SQLite) mode; with PostgreSQL run `shanzhi worker` beside the servers.
+WORKER_IN_SERVER = env_bool("WORKER_IN_SERVER", default=not DATABASE_URL)
 
 # --- the map: no base tiles by default (government networks have no internet)
 MAP_TILE_URL = env("MAP_TILE_URL")

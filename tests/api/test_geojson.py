@@ -77,3 +77,34 @@ def test_the_territory_of_a_city_admin_has_a_bbox(client, personas, bearer):
     body = client.get("/api/v1/geo/territory", headers=bearer(personas.admin)).json()
     assert body["bbox"] == [120.0, 31.0, 120.04, 31.02]
     assert body["grid_ids"] is None
+
+
+def test_the_slim_mesh_carries_only_codes(client, personas, bearer, territory):
+    body = client.get("/api/v1/geo/regions/320500/grids.geojson?zoom=12&slim=true",
+                      headers=bearer(personas.admin)).json()
+    assert len(body["features"]) == 8
+    assert all(set(f["properties"]) == {"code"} for f in body["features"])
+
+
+def test_a_grid_has_its_own_detail_inside_the_scope_only(client, personas, bearer, territory):
+    code = territory.west_grids[1].code
+    body = client.get(f"/api/v1/geo/grids/{code}", headers=bearer(personas.west_operator)).json()
+    assert body["name"] == "西第2网格"
+    assert [a["code"] for a in body["ancestors"]] == ["320505", "320505001", "320505001001"]
+    assert client.get(f"/api/v1/geo/grids/{code}",
+                      headers=bearer(personas.worker)).status_code == 404
+    assert client.get(f"/api/v1/geo/grids/{code}",
+                      headers=bearer(personas.east_operator)).status_code == 404
+
+
+def test_a_grid_worker_counts_only_their_grids_in_a_community(client, personas, bearer,
+                                                              territory):
+    body = client.get(f"/api/v1/geo/regions/{territory.west_community.code}",
+                      headers=bearer(personas.worker)).json()
+    assert body["children"] == 1
+
+
+def test_geojson_is_gzipped_for_clients_that_accept_it(client, personas, bearer):
+    response = client.get("/api/v1/geo/regions/320500/grids.geojson?zoom=12",
+                          headers={**bearer(personas.admin), "Accept-Encoding": "gzip"})
+    assert response["Content-Encoding"] == "gzip"

@@ -234,7 +234,7 @@ def test_after_a_boundary_import_the_index_is_rebuilt_once_the_ttl_has_passed(
     _import_hangzhou(tmp_path)
     after = get_index()
     assert after is not before
-    assert after.revision > before.revision == TerritoryRevision.current() - 1
+    assert after.revision == TerritoryRevision.current() != before.revision
     assert chain(after.locate(*IN_HANGZHOU)) == ["330100"]
     assert grid_code(after.locate(120.005, 31.015)) == WEST + "001"
 
@@ -318,3 +318,16 @@ def test_the_api_says_outside_for_a_point_beyond_the_city(client, personas, bear
 
 def test_polygons_stay_prepared_for_fast_point_tests(index):
     assert shapely.is_prepared(index.grids.geoms).all()
+
+
+def test_a_csv_row_without_coordinates_is_copied_unlocated_in_order(territory, tmp_path):
+    from shanzhi.geo.bulk import locate_csv
+
+    source = tmp_path / "in.csv"
+    source.write_text("id,lat,lng\n1,31.015,120.005\n2,,\n3,31.005,120.035\n", encoding="utf-8")
+    counts = locate_csv(source=source, target=tmp_path / "out.csv", lat_col="lat",
+                        lng_col="lng")
+    rows = (tmp_path / "out.csv").read_text(encoding="utf-8").splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3"]
+    assert rows[2] == "2,,,,,,,"
+    assert counts == {"rows": 3, "inside": 2, "outside": 0, "no_coordinates": 1}

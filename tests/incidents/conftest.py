@@ -1,13 +1,31 @@
 """Incident fixtures: departments with kinds in the west district, a town
-operator, and a helper that drives the API."""
+operator, the cast of personas, a helper that drives the API, and helpers
+that drive an incident to any state through the real services."""
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+
 import pytest
 
-from shanzhi.accounts.models import Department, Role
+from shanzhi.accounts.models import Department, Role, User
 from shanzhi.accounts.services import user_create
+from shanzhi.core.calendar import SHANGHAI
 from shanzhi.core.models import reset_calendar
+from shanzhi.incidents import services
+from shanzhi.incidents import workflow as wf
+from shanzhi.incidents.models import (
+    Attachment,
+    Category,
+    CategoryRules,
+    IdempotencyKey,
+    Incident,
+    IncidentStage,
+    Notification,
+    TimelineEntry,
+)
+from shanzhi.incidents.taxonomy import seed
 from tests.conftest import PASSWORD
 
 WEST_POINT = {"lng": 120.005, "lat": 31.015}  # west grid 001
@@ -75,3 +93,115 @@ class Api:
 @pytest.fixture
 def api(client, bearer):
     return Api(client, bearer)
+
+
+# ---------------------------------------------------------------- the cast
+
+ZJJ = "320505-ZJJ"            # 虎丘区住建局: the handler persona's department
+CGJ = "320505-CGJ"            # 虎丘区城管局: the cgj_handler persona's department
+ZHZF = "320505001-ZHZF"       # 西街道综合执法局: the town's default department
+
+
+def at(*args) -> dt.datetime:
+    """A wall-clock instant in the city's zone: ``at(2026, 2, 13, 16)``."""
+    return dt.datetime(*args, tzinfo=SHANGHAI)
+
+
+@dataclass
+class Cast:
+    """Everyone who acts on a west incident, and those who must see nothing of it."""
+
+    admin: User              # city admin of 320500
+    town_operator: User      # operator of the west town: holds new west incidents
+    west_operator: User      # operator of the west district (the centre above the town)
+    east_operator: User      # operator of the east district: out of territory
+    handler: User            # handler of 虎丘区住建局 (ZJJ): the usual dispatch target
+    cgj_handler: User        # handler of 虎丘区城管局 (CGJ): another department
+    worker: User             # grid worker of west grid 001, where WEST_POINT lies
+    neighbour_worker: User   # grid worker of west grid 002: another grid
+    viewer: User             # viewer of the whole city
+    nobody: User             # an operator without territory
+
+
+@pytest.fixture
+def cast(desk, territory) -> Cast:
+    neighbour = user_create(username="neighbour_worker", password=PASSWORD,
+                            role=Role.GRID_WORKER, grid_codes=[territory.west_grids[1].code])
+    return Cast(admin=desk.admin, town_operator=User.objects.get(username="town_operator"),
+                west_operator=desk.west_operator, east_operator=desk.east_operator,
+                handler=desk.handler, cgj_handler=User.objects.get(username="cgj_handler"),
+                worker=desk.worker, neighbour_worker=neighbour, viewer=desk.viewer,
+                nobody=desk.nobody)
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+# ---------------------------------------------------------------- driving an incident
+
+def report(cast: Cast, *, actor: User | None = None, **fields) -> Incident:
+    """A 暴露垃圾 (SJ0102) report at WEST_POINT by the grid worker, through the service."""
+    fields = {"channel": "grid_patrol", "description": "路边有暴露垃圾", "category": "SJ0102",
+              **WEST_POINT, **fields}
+    incident, _created = services.incident_report(actor=actor or cast.worker, **fields)
+    return incident
+
+
+#: The usual way to each state, one action at a time.
+PATH_TO = {
+    wf.REPORTED: (),
+    wf.REGISTERED: ("accept",),
+    wf.DISPATCHED: ("accept", "dispatch"),
+    wf.IN_PROGRESS: ("accept", "dispatch", "sign"),
+    wf.HANDLED: ("accept", "dispatch", "sign", "report_result"),
+    wf.CLOSED: ("accept", "dispatch", "sign", "report_result", "verify_pass"),
+    wf.REJECTED: ("reject",),
+}
+
+
+def step(cast: Cast, incident: Incident, action: str, **kw) -> Incident:
+    """One action of the usual way, by the persona who usually takes it."""
+    s = services
+    if action == "accept":
+        return s.incident_accept(actor=cast.town_operator, incident=incident, **kw)
+    if action == "dispatch":
+        return s.incident_dispatch(actor=cast.town_operator, incident=incident,
+                                   department=kw.pop("department", ZJJ), **kw)
+    if action == "sign":
+        return s.incident_sign(actor=cast.handler, incident=incident, **kw)
+    if action == "report_result":
+        return s.incident_report_result(actor=cast.handler, incident=incident, result="已清理",
+                                        **kw)
+    if action == "verify_pass":
+        return s.incident_verify_pass(actor=cast.worker, incident=incident, **kw)
+    if action == "reject":
+        return s.incident_reject(actor=cast.town_operator, incident=incident, reason="无效",
+                                 **kw)
+    raise AssertionError(f"no usual step {action}")
+
+
+def drive(cast: Cast, incident: Incident, state: str, **kw) -> Incident:
+    """Take a just-reported incident the usual way to ``state``."""
+    for action in PATH_TO[state]:
+        incident = step(cast, incident, action, **kw)
+    assert incident.state == state
+    return incident
+
+
+def incident_in(cast: Cast, state: str, **report_fields) -> Incident:
+    """A new incident in ``state``, reached through the real services."""
+    return drive(cast, report(cast, **report_fields), state)
+
+
+def counts() -> dict[str, int]:
+    """How many rows of what an intake or an action may write."""
+    return {model.__name__: model.objects.count() for model in (
+        Incident, TimelineEntry, Notification, Attachment, IdempotencyKey, IncidentStage)}
+
+
+@pytest.fixture
+def seeded_taxonomy(db):
+    """Transactional tests flush the migration-seeded categories: seed them again."""
+    seed(Category, CategoryRules)

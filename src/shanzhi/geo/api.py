@@ -85,7 +85,7 @@ def _region_out(scope: Scope, region: Region) -> dict:
         "bbox": selectors.bbox(region),
         "ancestors": [{"level": a.level, "code": a.code, "name": a.name}
                       for a in selectors.ancestors(scope, region)],
-        "children": (region.grids.filter(valid_to__isnull=True).count()
+        "children": (scope.grids().filter(community=region).count()
                      if region.level == Level.COMMUNITY
                      else region.children.filter(valid_to__isnull=True).count()),
     }
@@ -127,12 +127,33 @@ def region_children(request: HttpRequest, code: str, zoom: int = 10):
 
 
 @router.get("/regions/{code}/grids.geojson", summary="Every grid under a region, for maps")
-def region_grids(request: HttpRequest, code: str, zoom: int = 10):
+def region_grids(request: HttpRequest, code: str, zoom: int = 10, slim: bool = False):
+    """``slim=true`` keeps only each grid's code: enough for a mesh."""
     scope = _scope(request)
     region = scope.region(code)
     return _geojson_response(
-        request, lambda: selectors.grids_geojson(scope=scope, region=region, zoom=zoom),
-        "grids", TerritoryRevision.current(), region.pk, zoom, scope)
+        request,
+        lambda: selectors.grids_geojson(scope=scope, region=region, zoom=zoom, slim=slim),
+        "grids", TerritoryRevision.current(), region.pk, zoom, slim, scope)
+
+
+class GridOut(Schema):
+    level: str
+    code: str
+    name: str
+    generated: bool
+    bbox: list[float] | None
+    ancestors: list[NodeOut]
+
+
+@router.get("/grids/{code}", response=GridOut, summary="One grid of my territory")
+def grid_detail(request: HttpRequest, code: str):
+    scope = _scope(request)
+    grid = scope.grid(code)
+    return {"level": Level.GRID, "code": grid.code, "name": grid.name,
+            "generated": grid.generated, "bbox": selectors.bbox(grid),
+            "ancestors": [{"level": a.level, "code": a.code, "name": a.name}
+                          for a in selectors.ancestors(scope, grid)]}
 
 
 @router.get("/search", response=list[SearchHit], summary="Find regions and grids by code or name")

@@ -33,13 +33,15 @@ def locate_csv(*, source: Path, target: Path, lat_col: str, lng_col: str, crs: s
                index: SpatialIndex | None = None,
                progress: Callable[[str], None] | None = None) -> dict[str, int]:
     """Copy ``source`` to ``target`` with the location columns appended.
-    A bad row is reported by line and column, and then nothing is written."""
+    A row without any coordinates is copied with empty location columns; a
+    row with a bad coordinate is reported by line and column, and then
+    nothing is written."""
     crs = check_crs(crs)
     index = index or get_index()
     if not source.exists():
         raise ValidationError(f"{source}: no such file", field="csv")
     problems: list[str] = []
-    bad_rows = rows = inside = 0
+    bad_rows = rows = inside = missing = 0
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=".locate-", suffix=".csv", dir=target.parent)
     try:
@@ -62,6 +64,12 @@ def locate_csv(*, source: Path, target: Path, lat_col: str, lng_col: str, crs: s
             for record in reader:
                 line += 1
                 if not any(cell.strip() for cell in record):
+                    continue
+                if not (_cell(record, columns["--lng-col"]).strip()
+                        or _cell(record, columns["--lat-col"]).strip()):
+                    # no coordinates at all (common in 311 exports): copied, not located
+                    chunk.append((record, np.nan, np.nan))
+                    missing += 1
                     continue
                 try:
                     lng, lat = check_lng_lat(_cell(record, columns["--lng-col"]),
@@ -89,7 +97,8 @@ def locate_csv(*, source: Path, target: Path, lat_col: str, lng_col: str, crs: s
     finally:
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)
-    return {"rows": rows, "inside": inside, "outside": rows - inside}
+    return {"rows": rows, "inside": inside, "outside": rows - inside - missing,
+            "no_coordinates": missing}
 
 
 def _cell(record: list[str], i: int) -> str:
@@ -100,7 +109,10 @@ def _flush(chunk, writer, index: SpatialIndex, crs: str, *, write: bool) -> int:
     if not chunk or not write:
         return 0
     lng, lat = to_wgs84(np.array([c[1] for c in chunk]), np.array([c[2] for c in chunk]), crs)
-    grid_idx, region_ids = index.locate_many(lng, lat)
+    known = ~np.isnan(lng)
+    grid_idx = np.full(len(chunk), -1, dtype=np.int64)
+    region_ids = np.zeros(len(chunk), dtype=np.int64)
+    grid_idx[known], region_ids[known] = index.locate_many(lng[known], lat[known])
     for (record, _, _), g, region_id in zip(chunk, grid_idx, region_ids, strict=True):
         grid = index.grids.nodes[g].code if g >= 0 else ""
         levels = {n.level: n for n in index.chain(int(region_id) or None)}

@@ -8,6 +8,8 @@ a code, older ones stay for history.
 
 from __future__ import annotations
 
+import uuid
+
 import shapely
 from django.db import models
 from django.db.models import F, Q
@@ -99,11 +101,18 @@ class Grid(TerritoryNode):
         ]
 
 
+def _new_token() -> str:
+    return uuid.uuid4().hex
+
+
 class TerritoryRevision(models.Model):
     """One row whose number goes up in the same transaction as any change of
-    boundaries; each process rebuilds its spatial index when it sees a new one."""
+    boundaries; each process rebuilds its spatial index when it sees a new one.
+    Its token is drawn once per database, so caches keyed by the stamp never
+    mix two databases (a rebuilt demo, a restored backup, a test run)."""
 
     number = models.PositiveBigIntegerField(default=0)
+    token = models.CharField(max_length=32, default=_new_token, editable=False)
 
     class Meta:
         verbose_name = _("territory revision")
@@ -118,5 +127,7 @@ class TerritoryRevision(models.Model):
             cls.objects.get_or_create(pk=1, defaults={"number": 1})
 
     @classmethod
-    def current(cls) -> int:
-        return cls.objects.filter(pk=1).values_list("number", flat=True).first() or 0
+    def current(cls) -> str:
+        """The stamp of the territory now: "<token>-<number>" ("" before any boundary)."""
+        row = cls.objects.filter(pk=1).values_list("token", "number").first()
+        return f"{row[0]}-{row[1]}" if row else ""

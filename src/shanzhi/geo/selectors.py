@@ -64,15 +64,19 @@ def children_geojson(*, scope: Scope, region: Region, zoom: int) -> dict:
     return {"type": "FeatureCollection", "features": features}
 
 
-def grids_geojson(*, scope: Scope, region: Region, zoom: int) -> dict:
-    """Every grid under ``region`` (for the grid overlay), simplified and cached."""
+def grids_geojson(*, scope: Scope, region: Region, zoom: int, slim: bool = False) -> dict:
+    """Every grid under ``region`` (for the grid overlay), simplified and cached.
+    ``slim`` keeps only each grid's code (a mesh of 10,000 grids stays small)."""
     zoom = max(0, min(MAX_ZOOM, zoom))
-    key = f"geo:grids:{TerritoryRevision.current()}:{region.pk}:{zoom}"
+    key = f"geo:grids:{TerritoryRevision.current()}:{region.pk}:{zoom}:{int(slim)}"
     features = cache.get(key)
     if features is None:
         grids = Grid.objects.current().filter(path__startswith=region.path).only(
             "id", "code", "name", "geometry", "generated")
         features = _features(grids, Level.GRID, zoom)
+        if slim:
+            for feature in features:
+                feature["properties"] = {"code": feature["properties"]["code"]}
         cache.set(key, features)
     if scope.grid_ids is not None:
         features = [f for f in features if f["id"] in scope.grid_ids]

@@ -19,7 +19,7 @@ from shanzhi.core.privacy import mask_name, mask_phone, record_unmasked_view
 from shanzhi.geo.models import Region
 
 from . import selectors, services
-from .models import Device, Incident, State
+from .models import Incident, State
 
 router = Router(tags=["incidents"])
 MAX_PAGE = 500
@@ -316,4 +316,4 @@ def device_alert(request: HttpRequest, device_id: str):
         "grid": incident.grid.code if incident.grid else None})
 
 
-__all__ = ["router", "Device"]
+

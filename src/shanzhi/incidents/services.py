@@ -50,7 +50,8 @@ MAX_DESCRIPTION = 4000
 MAX_BACKDATE = dt.timedelta(days=30)
 CLOCK_SKEW = dt.timedelta(minutes=5)
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
-IMAGE_SIGNATURES = {b"\xff\xd8\xff": ("image/jpeg", "jpg"), b"\x89PNG\r\n\x1a\n": ("image/png", "png"),
+IMAGE_SIGNATURES = {b"\xff\xd8\xff": ("image/jpeg", "jpg"),
+                    b"\x89PNG\r\n\x1a\n": ("image/png", "png"),
                     b"GIF87a": ("image/gif", "gif"), b"GIF89a": ("image/gif", "gif")}
 SATISFACTION = {"satisfied": 3, "basically_satisfied": 2, "dissatisfied": 1}
 SYSTEM = "system"
@@ -436,6 +437,13 @@ def _roles(actor: User) -> list[str]:
     return [Role.CITY_ADMIN, Role.OPERATOR] if actor.is_superuser else [actor.role]
 
 
+def _check_role(actor: User | None, action: str) -> None:
+    """The table's role check alone, for a service that looks up its fields
+    before ``_apply``: whether a role may act must not depend on them."""
+    if actor is not None and not wf.INCIDENT.transition(action).roles & set(_roles(actor)):
+        raise PermissionDenied(f"your role may not {action} an incident", field="action")
+
+
 def _guard(action: str, incident: Incident) -> str | None:
     """Why an action open by the table is still not possible now, or None."""
     if action == "request_extension" and incident.pending_extension:
@@ -505,9 +513,7 @@ def _apply(*, actor: User | None, incident: Incident, action: str, payload: Mapp
 def _plain(payload: Mapping) -> dict:
     out = {}
     for key, value in payload.items():
-        if isinstance(value, Department):
-            out[key] = value.code
-        elif isinstance(value, Region):
+        if isinstance(value, Department | Region):
             out[key] = value.code
         elif isinstance(value, Incident):
             out[key] = value.number
@@ -530,6 +536,7 @@ def _stale(incident: Incident) -> Conflict:
 def incident_accept(*, actor: User, incident: Incident, note: str = "",
                     category: str | None = None, **kw) -> Incident:
     """Register (立案); an incident reported without a category gets one now."""
+    _check_role(actor, "accept")
     changes, data = {}, {}
     if category:
         cat = Category.objects.filter(code=category, is_active=True).first()
@@ -552,7 +559,12 @@ def incident_reject(*, actor: User, incident: Incident, reason: str, **kw) -> In
 
 def incident_merge(*, actor: User, incident: Incident, original: str, **kw) -> Incident:
     """Reject as a duplicate of ``original`` (an incident number), linked to it."""
-    target = incident_for_actor(actor=actor, incident_id=original) if original else None
+    _check_role(actor, "merge")
+    try:
+        target = incident_for_actor(actor=actor, incident_id=original) if original else None
+    except NotFound:
+        raise ValidationError(f"no incident {original} in your territory",
+                              field="original") from None
     if target is not None and target.pk == incident.pk:
         raise ValidationError("an incident cannot duplicate itself", field="original")
     if target is not None and target.merged_into_id:
@@ -577,6 +589,7 @@ def incident_self_resolve(*, actor: User, incident: Incident, result: str, photo
 def incident_assign_down(*, actor: User, incident: Incident, region: str, note: str = "",
                          **kw) -> Incident:
     """Hand the incident to a lower linkage centre on its own chain."""
+    _check_role(actor, "assign_down")
     child = Region.objects.current().filter(code=region).first()
     if (child is None or child.pk == incident.holder_id
             or not child.path.startswith(incident.holder.path)
@@ -593,6 +606,7 @@ def incident_dispatch(*, actor: User, incident: Incident, department: str, note:
                       **kw) -> Incident:
     """Send to a department responsible for the incident's place (at any level
     of its chain). The routing suggestion is recorded beside the choice."""
+    _check_role(actor, "dispatch")
     dept = Department.objects.select_related("region").filter(code=department).first()
     if dept is None or not incident.path.startswith(dept.region.path):
         raise ValidationError(f"no department {department!r} responsible for this place",
@@ -610,15 +624,13 @@ def incident_dispatch(*, actor: User, incident: Incident, department: str, note:
 def incident_escalate(*, actor: User, incident: Incident, reason: str, **kw) -> Incident:
     """Pass up one level (上报): to the linkage centre above the holder,
     registered again, without a department."""
-    parent = incident.holder.parent
-    if parent is None:
-        raise Conflict("the incident is already at the top level", code="invalid_state",
-                       details={"state": incident.state})
+    parent = incident.holder.parent  # None at the top: _apply's guard refuses it
     return _apply(actor=actor, incident=incident, action="escalate",
-                  payload={"reason": reason}, data={"to": parent.code},
-                  changes={"holder": parent, "department": None}, restart_stage=True,
-                  notify_ids=centre_operators([parent.pk]),
-                  message=f"{incident.number} 上报至{parent.name}：{reason[:60]}", **kw)
+                  payload={"reason": reason}, data={"to": parent.code if parent else None},
+                  changes={"holder": parent, "department": None, "pending_extension": None},
+                  restart_stage=True, notify_ids=centre_operators([parent.pk] if parent else []),
+                  message=f"{incident.number} 上报至{parent.name if parent else ''}：{reason[:60]}",
+                  **kw)
 
 
 def incident_sign(*, actor: User, incident: Incident, note: str = "", **kw) -> Incident:
@@ -664,6 +676,7 @@ def incident_verify_fail(*, actor: User, incident: Incident, reason: str, photos
 
 def incident_request_extension(*, actor: User, incident: Incident, reason: str, amount: float,
                                unit: str = "working_days", **kw) -> Incident:
+    _check_role(actor, "request_extension")
     try:
         amount = float(amount)
     except (TypeError, ValueError):
@@ -681,6 +694,7 @@ def incident_request_extension(*, actor: User, incident: Incident, reason: str, 
                   message=f"{incident.number} 申请延期 {amount:g} {unit}", **kw)
 
 
+@transaction.atomic  # a refused approval must leave the stage's deadline alone
 def incident_approve_extension(*, actor: User, incident: Incident, note: str = "",
                                **kw) -> Incident:
     """Extend the handling deadline by what was asked, counted from the old deadline."""
@@ -720,6 +734,7 @@ def incident_refuse_extension(*, actor: User, incident: Incident, reason: str,
 def incident_supervise(*, actor: User | None, incident: Incident, note: str,
                        level: str = "yellow", **kw) -> Incident:
     """督办: flag and urge (counted); tells the department and the holding centre."""
+    _check_role(actor, "supervise")
     if level not in ("yellow", "red", "black"):
         raise ValidationError("level must be yellow, red or black", field="level")
     return _apply(actor=actor, incident=incident, action="supervise",
@@ -732,6 +747,7 @@ def incident_supervise(*, actor: User | None, incident: Incident, note: str,
 def incident_callback(*, actor: User, incident: Incident, satisfaction: str, note: str = "",
                       **kw) -> Incident:
     """Record the citizen's call-back (回访)."""
+    _check_role(actor, "callback")
     if satisfaction not in SATISFACTION:
         raise ValidationError(f"satisfaction must be one of {', '.join(SATISFACTION)}",
                               field="satisfaction")
@@ -742,7 +758,8 @@ def incident_callback(*, actor: User, incident: Incident, satisfaction: str, not
 
 def incident_reopen(*, actor: User, incident: Incident, reason: str, **kw) -> Incident:
     return _apply(actor=actor, incident=incident, action="reopen", payload={"reason": reason},
-                  changes={"closed_at": None, "department": None, "self_resolved": False},
+                  changes={"closed_at": None, "department": None, "self_resolved": False,
+                           "satisfaction": None},
                   notify_ids=centre_operators([incident.holder_id]),
                   message=f"{incident.number} 回访不满意，重新办理", **kw)
 

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from . import workflow as wf
 from .models import Incident, IncidentStage, TimelineEntry
-from .services import department_members, centre_operators, notify
+from .services import centre_operators, department_members, notify
 
 log = logging.getLogger(__name__)
 CHUNK = 500

@@ -132,7 +132,7 @@ def limits_for(handle: tuple[float, str]) -> dict[str, dict]:
     return {stage: {"amount": amount, "unit": unit} for stage, (amount, unit) in stages.items()}
 
 
-def seed(Category, CategoryRules) -> int:  # noqa: N803 - historical models from a migration
+def seed(Category, CategoryRules) -> int:
     """Create the taxonomy with version 1 of every subcategory's rules."""
     created = 0
     for code, name, kind, departments, on_overdue, subclasses in TAXONOMY:

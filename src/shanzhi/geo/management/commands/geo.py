@@ -138,7 +138,8 @@ class Command(OperatorCommand):
             counts = locate_csv(source=opts["csv"], target=opts["out"], lat_col=opts["lat_col"],
                                 lng_col=opts["lng_col"], crs=opts["crs"], progress=self.progress)
             self.stdout.write(f"located {counts['rows']} rows: {counts['inside']} inside a grid, "
-                              f"{counts['outside']} outside; written to {opts['out']}")
+                              f"{counts['outside']} outside, {counts['no_coordinates']} without "
+                              f"coordinates; written to {opts['out']}")
             return
         if opts["lat"] is None or opts["lng"] is None:
             raise ValidationError("give --lat and --lng, or --csv/--out", field="lat")

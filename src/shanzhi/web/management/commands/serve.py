@@ -1,7 +1,12 @@
 """shanzhi serve"""
 
+import logging
+import threading
+import time
+
+from django.conf import settings
 from django.core.management.base import CommandParser
-from django.db import connection
+from django.db import close_old_connections, connection
 from django.db.migrations.executor import MigrationExecutor
 
 from shanzhi.core.commands import OperatorCommand
@@ -24,6 +29,27 @@ class Command(OperatorCommand):
             raise ValidationError("the database is not up to date: run 'shanzhi migrate' first")
         import uvicorn
 
+        if settings.WORKER_IN_SERVER:
+            threading.Thread(target=_sweep_forever, name="shanzhi-worker", daemon=True).start()
+            self.stdout.write("running the overdue sweep in-process (embedded mode)")
+
         self.stdout.write(f"serving on http://{opts['host']}:{opts['port']}/ (Ctrl-C stops)")
         uvicorn.run("shanzhi.asgi:application", host=opts["host"], port=opts["port"],
                     workers=opts["workers"], log_level="info", lifespan="off")
+
+
+def _sweep_forever(interval: float = 60.0) -> None:
+    """The worker's loop inside the server process (embedded mode)."""
+    from shanzhi.incidents.sla import sweep
+
+    log = logging.getLogger("shanzhi.worker")
+    while True:
+        try:
+            counts = sweep()
+            if any(counts.values()):
+                log.info("sweep: %s", counts)
+        except Exception:  # keep serving; the next round retries
+            log.exception("sweep failed")
+        finally:
+            close_old_connections()
+        time.sleep(interval)

@@ -271,7 +271,7 @@ class TerritoryMap {
   async fetchMesh(zoom) {
     try {
       const parts = await Promise.all(this.roots.map(
-        (r) => this.get(`regions/${encodeURIComponent(r.code)}/grids.geojson?zoom=${zoom}`)));
+        (r) => this.get(`regions/${encodeURIComponent(r.code)}/grids.geojson?zoom=${zoom}&slim=true`)));
       if (this.meshZoom !== zoom) return;
       const features = parts.flatMap((p) => p.features);
       this.map.getSource("mesh").setData({ type: "FeatureCollection", features });
@@ -584,7 +584,8 @@ class TerritoryMap {
       (a, b) => (a.properties.code < b.properties.code ? -1 : 1));
     const grids = features.length && features[0].properties.level === "grid";
     const title = grids ? this.t.grids : this.t.children;
-    this.el("children-title").textContent = `${title}（${features.length}）`;
+    this.el("children-title").textContent = this.locale.startsWith("zh")
+      ? `${title}（${features.length}）` : `${title} (${features.length})`;
     this.el("children-hint").textContent =
       !features.length ? this.t.gridLeaf : grids ? this.t.clickGrid : this.t.clickToDrill;
     this.el("children-count-head").textContent = grids ? this.t.code : this.t.children;
