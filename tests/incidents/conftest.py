@@ -183,8 +183,10 @@ def step(cast: Cast, incident: Incident, action: str, **kw) -> Incident:
 
 
 def drive(cast: Cast, incident: Incident, state: str, **kw) -> Incident:
-    """Take a just-reported incident the usual way to ``state``."""
-    for action in PATH_TO[state]:
+    """Take an incident on from where it is, the usual way, to ``state``."""
+    done, path = PATH_TO[incident.state], PATH_TO[state]
+    assert path[:len(done)] == done, f"the usual way does not lead from {incident.state} to {state}"
+    for action in path[len(done):]:
         incident = step(cast, incident, action, **kw)
     assert incident.state == state
     return incident

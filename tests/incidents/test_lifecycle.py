@@ -50,3 +50,20 @@ def test_a_stale_version_gets_409_with_the_current_state(api, desk):
     body = api.act(desk.west_operator, incident, "reject", expect=409, reason="重复",
                    version=incident["version"])
     assert body["error"]["details"]["state"] == "registered"
+
+
+def test_a_photo_is_served_only_inside_the_incidents_scope(client, bearer, desk):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    jpeg = b"\xff\xd8\xff\xe0" + b"\x00" * 64
+    response = client.post("/api/v1/incidents", {
+        "channel": "grid_patrol", "description": "井盖破损", "category": "BJ0101",
+        "lng": "120.005", "lat": "31.015", "extra": '{"component_state": "damaged"}',
+        "photos": [SimpleUploadedFile("a.jpg", jpeg, content_type="image/jpeg")]},
+        headers=bearer(desk.worker))
+    assert response.status_code == 201, response.content
+    url = response.json()["attachments"][0]["url"]
+    photo = client.get(url, headers=bearer(desk.west_operator))
+    assert photo.status_code == 200
+    assert b"".join(photo.streaming_content) == jpeg
+    assert client.get(url, headers=bearer(desk.east_operator)).status_code == 404

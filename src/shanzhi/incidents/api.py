@@ -7,14 +7,14 @@ import datetime as dt
 import json
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import FileResponse, HttpRequest
 from ninja import Router, Status
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticError
 
 from shanzhi.accounts.models import Role, User
 from shanzhi.accounts.scope import Scope
-from shanzhi.core.errors import NotAuthenticated, ValidationError
+from shanzhi.core.errors import NotAuthenticated, NotFound, ValidationError
 from shanzhi.core.privacy import mask_name, mask_phone, record_unmasked_view
 from shanzhi.geo.models import Region
 
@@ -154,7 +154,8 @@ def incident_out(incident: Incident, *, actor: User, detail: bool = False) -> di
         "pending_extension": incident.pending_extension,
         "counters": {name: getattr(incident, f"{name}_count") for name in (
             "return", "rework", "supervise", "extension", "escalate", "reopen")},
-        "attachments": [{"url": a.file.url, "content_type": a.content_type, "size": a.size,
+        "attachments": [{"url": _attachment_url(incident, a), "content_type": a.content_type,
+                         "size": a.size,
                          "sha256": a.sha256} for a in incident.attachments.all()],
         "stages": [{"stage": s.stage, "started_at": s.started_at, "due_at": s.due_at,
                     "ended_at": s.ended_at, "overdue": s.overdue, "amount": s.amount,
@@ -167,6 +168,10 @@ def incident_out(incident: Incident, *, actor: User, detail: bool = False) -> di
         out["suggested_department"] = suggest_department(
             region=incident.region, category=incident.category, rules=incident.rules).as_data()
     return out
+
+
+def _attachment_url(incident: Incident, attachment) -> str:
+    return f"/api/v1/incidents/{incident.number}/attachments/{attachment.pk}"
 
 
 def _chain(region: Region) -> list[Region]:
@@ -258,8 +263,21 @@ def incident_timeline(request: HttpRequest, incident_id: str):
              "actor": ({"username": e.actor.username, "name": str(e.actor)}
                        if e.actor else {"username": None, "name": "system"}),
              "data": e.data,
-             "attachments": [a.file.url for a in e.attachments.all()]}
+             "attachments": [_attachment_url(incident, a) for a in e.attachments.all()]}
             for e in selectors.timeline(incident=incident)]
+
+
+@router.get("/incidents/{incident_id}/attachments/{attachment_id}",
+            summary="A photo of an incident (as scoped as the incident)")
+def incident_attachment(request: HttpRequest, incident_id: str, attachment_id: int):
+    actor = _actor(request)
+    incident = services.incident_for_actor(actor=actor, incident_id=incident_id)
+    attachment = incident.attachments.filter(pk=attachment_id).first()
+    if attachment is None:
+        raise NotFound("no such attachment", field="attachment_id")
+    response = FileResponse(attachment.file.open("rb"), content_type=attachment.content_type)
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
 
 
 @router.post("/incidents/{incident_id}/{action}", summary="Take a workflow action")
