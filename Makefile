@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test install check browser messages clean
+.PHONY: demo test install check browser messages screenshots clean
 
 demo: install  ## build the Suzhou demo (SQLite under ./var) and serve it at http://127.0.0.1:8000
 	$(BIN)/shanzhi demo
@@ -34,3 +34,6 @@ messages: install  ## refresh and compile the Chinese translations
 
 clean:
 	rm -rf $(VENV) var
+
+screenshots: install  ## refresh docs/screenshots/ from the browser tests
+	SHANZHI_SCREENSHOTS=1 $(BIN)/python -m pytest tests/browser -q

@@ -3,7 +3,11 @@ personas who act in it (one of them out of territory)."""
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from shapely.geometry import box
@@ -15,6 +19,25 @@ from shanzhi.geo.models import Grid, Level, Region
 from shanzhi.geo.services import NewNode, grids_add, regions_add
 
 PASSWORD = "correct horse battery staple"
+
+
+def _sqlite_test_database_on_disk() -> None:
+    """Two threads at once (the sweep's two workers, two people acting on one
+    incident) need what production has: a SQLite *file* in WAL mode, where a
+    writer waits for the other (busy_timeout). Django's default in-memory test
+    database shares one cache between connections, and there a second writer
+    fails at once with "database table is locked". So, for SQLite, the test
+    database is a file in a fresh temporary directory (PostgreSQL is left alone)."""
+    from django.db import connections
+
+    database = connections.settings["default"]
+    if database["ENGINE"].endswith("sqlite3") and not database["TEST"].get("NAME"):
+        folder = tempfile.mkdtemp(prefix="shanzhi-test-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        database["TEST"]["NAME"] = str(Path(folder) / "test.sqlite3")
+
+
+_sqlite_test_database_on_disk()
 
 
 @pytest.fixture(autouse=True)

@@ -161,33 +161,34 @@ PATH_TO = {
 }
 
 
-def step(cast: Cast, incident: Incident, action: str, **kw) -> Incident:
-    """One action of the usual way, by the persona who usually takes it."""
+def step(cast: Cast, incident: Incident, action: str, *, department: str = ZJJ) -> Incident:
+    """One action of the usual way, by the persona who usually takes it (a
+    dispatch goes to ZJJ, whose handler is ``cast.handler``, unless told)."""
     s = services
     if action == "accept":
-        return s.incident_accept(actor=cast.town_operator, incident=incident, **kw)
+        return s.incident_accept(actor=cast.town_operator, incident=incident)
     if action == "dispatch":
         return s.incident_dispatch(actor=cast.town_operator, incident=incident,
-                                   department=kw.pop("department", ZJJ), **kw)
+                                   department=department)
+    sent_to_cgj = incident.department_id is not None and incident.department.code == CGJ
+    handler = cast.cgj_handler if sent_to_cgj else cast.handler
     if action == "sign":
-        return s.incident_sign(actor=cast.handler, incident=incident, **kw)
+        return s.incident_sign(actor=handler, incident=incident)
     if action == "report_result":
-        return s.incident_report_result(actor=cast.handler, incident=incident, result="已清理",
-                                        **kw)
+        return s.incident_report_result(actor=handler, incident=incident, result="已清理")
     if action == "verify_pass":
-        return s.incident_verify_pass(actor=cast.worker, incident=incident, **kw)
+        return s.incident_verify_pass(actor=cast.worker, incident=incident)
     if action == "reject":
-        return s.incident_reject(actor=cast.town_operator, incident=incident, reason="无效",
-                                 **kw)
+        return s.incident_reject(actor=cast.town_operator, incident=incident, reason="无效")
     raise AssertionError(f"no usual step {action}")
 
 
-def drive(cast: Cast, incident: Incident, state: str, **kw) -> Incident:
+def drive(cast: Cast, incident: Incident, state: str, *, department: str = ZJJ) -> Incident:
     """Take an incident on from where it is, the usual way, to ``state``."""
     done, path = PATH_TO[incident.state], PATH_TO[state]
     assert path[:len(done)] == done, f"the usual way does not lead from {incident.state} to {state}"
     for action in path[len(done):]:
-        incident = step(cast, incident, action, **kw)
+        incident = step(cast, incident, action, department=department)
     assert incident.state == state
     return incident
 

@@ -23,7 +23,7 @@ from shanzhi.incidents import services
 from shanzhi.incidents import workflow as wf
 from shanzhi.incidents.models import Incident, IncidentStage, TimelineEntry
 from shanzhi.incidents.workflow import INCIDENT
-from tests.incidents.conftest import CGJ, ZHZF, ZJJ, drive, incident_in, report
+from tests.incidents.conftest import CGJ, ZJJ, drive, incident_in, report
 
 ROLES = ("city_admin", "operator", "handler", "grid_worker", "viewer")
 WEST_COMMUNITY = "320505001001"
@@ -138,7 +138,7 @@ def test_the_api_answers_a_state_outside_the_sources_with_409_and_the_state(api,
     body = api.act(cast.town_operator, incident.number, "dispatch", expect=409,
                    department=ZJJ)
     assert body["error"]["code"] == "invalid_state"
-    assert body["error"]["details"]["state"] == wf.REPORTED
+    assert body["error"]["details"] == {"state": wf.REPORTED, "version": 1}
 
 
 def test_the_api_refuses_an_unknown_action(api, cast):
@@ -176,8 +176,8 @@ def test_an_action_without_a_required_field_names_the_field(cast, action, name):
 def test_the_api_answers_a_missing_reason_with_400_naming_it(api, cast):
     incident = incident_in(cast, wf.REPORTED)
     body = api.act(cast.town_operator, incident.number, "reject", expect=400)
-    assert body["error"] == {"code": "invalid", "message": "reject needs reason",
-                             "field": "reason"}
+    assert body["error"]["code"] == "invalid" and body["error"]["field"] == "reason"
+    assert Incident.objects.get(pk=incident.pk).state == wf.REPORTED
 
 
 # ---------------------------------------------------------------- guards
@@ -306,7 +306,7 @@ def test_a_merged_incident_points_to_its_original(cast):
 # ---------------------------------------------------------------- random walks
 
 PERSONAS = ("admin", "town_operator", "west_operator", "east_operator", "handler",
-            "cgj_handler", "worker", "neighbour_worker", "viewer")
+            "cgj_handler", "worker", "neighbour_worker", "viewer", "nobody")
 ACTIONS = tuple(t.action for t in INCIDENT.transitions)
 
 
@@ -325,7 +325,7 @@ def walk_fields(action: str, variant: int, original: Incident) -> dict:
     if action == "merge":
         return {"original": original.number}
     if action == "dispatch":
-        return {"department": (ZJJ, CGJ, ZHZF)[variant]}
+        return {"department": (ZJJ, CGJ, ZJJ)[variant]}
     if action == "callback":
         return {"satisfaction": ("satisfied", "basically_satisfied", "dissatisfied")[variant]}
     if action == "request_extension":
@@ -350,9 +350,9 @@ def assert_stage_matches_state(incident: Incident) -> None:
         assert incident.due_at == open_stages[0].due_at
 
 
-@settings(max_examples=60, deadline=None,
+@settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(rnd=st.randoms(use_true_random=False), length=st.integers(1, 40))
+@given(rnd=st.randoms(use_true_random=False), length=st.integers(1, 30))
 def test_random_actions_by_random_personas_keep_the_incident_consistent(cast, rnd, length):
     reachable = reachable_states()
     original = report(cast, description="先报的同一处垃圾")
@@ -362,17 +362,19 @@ def test_random_actions_by_random_personas_keep_the_incident_consistent(cast, rn
         before = Incident.objects.get(pk=incident.pk)
         offers = {name: services.available_actions(actor=getattr(cast, name), incident=before)
                   for name in PERSONAS}
-        # mostly someone who is offered an action, sometimes anyone
-        able = [name for name in PERSONAS if offers[name]]
-        name = rnd.choice(able if able and rnd.random() < 0.85 else PERSONAS)
-        actor, offered = getattr(cast, name), offers[name]
-        # mostly what they are offered and keeps the case going, sometimes anything
-        going_on = [a for a in offered
-                    if INCIDENT.by_action[a].leads_to(before.state) not in INCIDENT.final]
-        if offered and rnd.random() < 0.85:
-            action = rnd.choice(going_on if going_on and rnd.random() < 0.9 else offered)
+        moves = [(name, action) for name in PERSONAS for action in offers[name]]
+        forward = [(name, action) for name, action in moves
+                   if wf.STATES.index(INCIDENT.by_action[action].leads_to(before.state))
+                   > wf.STATES.index(before.state) and action not in ("reject", "merge")]
+        # often a step forward, mostly something someone is offered, sometimes anything
+        roll = rnd.random()
+        if forward and roll < 0.5:
+            name, action = rnd.choice(forward)
+        elif moves and roll < 0.85:
+            name, action = rnd.choice(moves)
         else:
-            action = rnd.choice(ACTIONS)
+            name, action = rnd.choice(PERSONAS), rnd.choice(ACTIONS)
+        actor, offered = getattr(cast, name), offers[name]
         variant = rnd.randrange(3)
         t = INCIDENT.by_action[action]
         seen = snapshot(before)

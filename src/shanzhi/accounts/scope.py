@@ -17,7 +17,7 @@ from django.db.models import Q, QuerySet
 from shanzhi.core.errors import NotFound
 from shanzhi.geo.models import Grid, Region
 
-from .models import Role, User
+from .models import Department, Role, User
 
 
 @dataclass(frozen=True)
@@ -44,10 +44,13 @@ class Scope:
             return cls(paths=tuple(sorted({path for _, path in grids})),
                        grid_ids=frozenset(pk for pk, _ in grids), role=user.role,
                        user_id=user.pk)
-        region = user.region or (user.department.region if user.department else None)
-        if region is None:
+        region_id = user.region_id or (
+            Department.objects.filter(pk=user.department_id).values_list("region_id", flat=True)
+            .first() if user.department_id else None)
+        path = Region.objects.filter(pk=region_id).values_list("path", flat=True).first()
+        if path is None:
             return cls(role=user.role, user_id=user.pk)
-        return cls(paths=(region.path,), department_id=user.department_id, role=user.role,
+        return cls(paths=(path,), department_id=user.department_id, role=user.role,
                    user_id=user.pk)
 
     @property

@@ -369,15 +369,14 @@ def _report_times(*, start: dt.datetime, end: dt.datetime, incidents: int,
                 if weight and covered:
                     buckets.append((begin, channel, share * factor * weight / total * covered))
         day = (day + dt.timedelta(days=1, hours=2)).replace(hour=0)  # safe across DST
-    counts = _apportion([b[2] for b in buckets], incidents)
     out = []
-    for (begin, channel, _w), n in zip(buckets, counts, strict=True):
-        for _ in range(n):
-            for _try in range(20):
-                at = begin + dt.timedelta(seconds=rng.randrange(3600))
-                if start <= at < end:
-                    break
-            out.append((at, str(channel)))
+    for begin, channel, _weight in rng.choices(buckets, cum_weights=_cumulate(
+            [b[2] for b in buckets]), k=incidents):
+        for _try in range(20):
+            at = begin + dt.timedelta(seconds=rng.randrange(3600))
+            if start <= at < end:
+                break
+        out.append((at, str(channel)))
     out.sort()
     return out
 
@@ -386,17 +385,6 @@ def _overlap(a0: dt.datetime, a1: dt.datetime, b0: dt.datetime, b1: dt.datetime)
     """The share of [a0, a1) inside [b0, b1)."""
     lo, hi = max(a0, b0), min(a1, b1)
     return max((hi - lo) / (a1 - a0), 0.0)
-
-
-def _apportion(weights: list[float], total: int) -> list[int]:
-    """Whole numbers proportional to ``weights`` summing to ``total`` (largest remainder)."""
-    scale = total / (sum(weights) or 1)
-    exact = [w * scale for w in weights]
-    counts = [math.floor(e) for e in exact]
-    order = sorted(range(len(weights)), key=lambda i: (counts[i] - exact[i], i))
-    for i in order[:total - sum(counts)]:
-        counts[i] += 1
-    return counts
 
 
 # ---------------------------------------------------------------- one case

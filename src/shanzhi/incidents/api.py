@@ -118,7 +118,10 @@ def _node(region: Region | None) -> dict | None:
                                         "name": region.name}
 
 
-def incident_out(incident: Incident, *, actor: User, detail: bool = False) -> dict:
+def incident_out(incident: Incident, *, actor: User, detail: bool = False,
+                 reveal_contact: bool = False) -> dict:
+    """The incident as the API shows it. The contact is unmasked (and the view
+    logged) only when ``reveal_contact`` is asked for by a role that needs it."""
     sees_contact = actor.is_superuser or actor.role in (Role.OPERATOR, Role.CITY_ADMIN)
     out = {
         "id": incident.pk, "number": incident.number, "state": incident.state,
@@ -142,7 +145,7 @@ def incident_out(incident: Incident, *, actor: User, detail: bool = False) -> di
     }
     if not detail:
         return out
-    if sees_contact and (incident.contact_name or incident.contact_phone):
+    if reveal_contact and sees_contact and (incident.contact_name or incident.contact_phone):
         out["contact"] = {"name": incident.contact_name, "phone": incident.contact_phone,
                           "masked": False}
         record_unmasked_view(user=actor, obj=incident, fields=["contact_name", "contact_phone"])
@@ -251,7 +254,7 @@ def incident_list(request: HttpRequest, state: str = "", channel: str = "", cate
 def incident_detail(request: HttpRequest, incident_id: str):
     actor = _actor(request)
     incident = services.incident_for_actor(actor=actor, incident_id=incident_id)
-    return incident_out(incident, actor=actor, detail=True)
+    return incident_out(incident, actor=actor, detail=True, reveal_contact=True)
 
 
 @router.get("/incidents/{incident_id}/timeline", summary="Every action taken on an incident")

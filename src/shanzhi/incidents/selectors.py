@@ -8,6 +8,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from shanzhi.accounts.scope import Scope
+from shanzhi.core.errors import ValidationError
 
 from . import workflow as wf
 from .models import Category, Incident, Notification, TimelineEntry
@@ -55,6 +56,9 @@ def incidents_list(*, scope: Scope, state: str | None = None, channel: str | Non
             qs = open_.filter(overdue=False, due_at__gt=now, warn_at__lte=now)
         elif light_filter == "green":
             qs = open_.filter(overdue=False, due_at__gt=now, warn_at__gt=now)
+        else:
+            raise ValidationError(f"unknown light {light_filter!r}: use green, yellow or red",
+                                  field="light")
     if q:
         qs = qs.filter(Q(number__startswith=q) | Q(description__contains=q)
                        | Q(address__contains=q))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Model
 from django.utils import timezone
 
 from shanzhi.accounts.models import Department, Role, User
@@ -54,6 +54,16 @@ IMAGE_SIGNATURES = {b"\xff\xd8\xff": ("image/jpeg", "jpg"),
                     b"\x89PNG\r\n\x1a\n": ("image/png", "png"),
                     b"GIF87a": ("image/gif", "gif"), b"GIF89a": ("image/gif", "gif")}
 SATISFACTION = {"satisfied": 3, "basically_satisfied": 2, "dissatisfied": 1}
+#: Who may report through each channel (devices use the webhook, not a role).
+CHANNEL_ROLES = {
+    Channel.GRID_PATROL: {Role.GRID_WORKER, Role.OPERATOR, Role.CITY_ADMIN},
+    Channel.HOTLINE_12345: {Role.OPERATOR, Role.CITY_ADMIN},
+    Channel.CITIZEN_WEB: {Role.OPERATOR, Role.CITY_ADMIN},
+    Channel.OPEN311: {Role.OPERATOR, Role.CITY_ADMIN},
+    Channel.DEPARTMENT: {Role.HANDLER, Role.OPERATOR, Role.CITY_ADMIN},
+    Channel.IOT: set(),
+    Channel.VIDEO: set(),
+}
 SYSTEM = "system"
 
 
@@ -89,24 +99,37 @@ def stage_deadline(*, rules: CategoryRules | None, stage: str, urgency: str,
     return Deadline(amount, limit["unit"], warn, due.at, tuple(due.warnings))
 
 
-def _open_stage(incident: Incident, state: str, start: dt.datetime) -> dict:
-    """Open the stage of ``state`` (if any); return the incident fields to set."""
+def _next_stage(incident: Incident, state: str,
+                start: dt.datetime) -> tuple[dict, IncidentStage | None]:
+    """The incident fields to set on entering ``state``, and its stage (if any)
+    not yet saved."""
     stage = wf.STAGE_OF_STATE.get(state)
     if stage is None:
-        return {"stage": "", "warn_at": None, "due_at": None, "overdue": False, "warned": False}
+        return ({"stage": "", "warn_at": None, "due_at": None, "overdue": False,
+                 "warned": False}, None)
     deadline = stage_deadline(rules=incident.rules, stage=stage, urgency=incident.urgency,
                               start=start)
-    IncidentStage.objects.create(incident=incident, stage=stage, started_at=start,
-                                 warn_at=deadline.warn_at, due_at=deadline.due_at,
-                                 amount=deadline.amount, unit=deadline.unit,
-                                 warnings=list(deadline.warnings))
-    return {"stage": stage, "warn_at": deadline.warn_at, "due_at": deadline.due_at,
-            "overdue": False, "warned": False}
+    row = IncidentStage(incident=incident, stage=stage, started_at=start,
+                        warn_at=deadline.warn_at, due_at=deadline.due_at,
+                        amount=deadline.amount, unit=deadline.unit,
+                        warnings=list(deadline.warnings))
+    return ({"stage": stage, "warn_at": deadline.warn_at, "due_at": deadline.due_at,
+             "overdue": False, "warned": False}, row)
+
+
+def _open_stage(incident: Incident, state: str, start: dt.datetime) -> dict:
+    """Open the stage of ``state`` (if any); return the incident fields to set."""
+    fields, row = _next_stage(incident, state, start)
+    if row is not None:
+        row.save(force_insert=True)
+    return fields
 
 
 def _close_stage(incident: Incident, now: dt.datetime) -> None:
-    for stage in IncidentStage.objects.filter(incident=incident, ended_at__isnull=True):
-        IncidentStage.objects.filter(pk=stage.pk).update(ended_at=now, overdue=now > stage.due_at)
+    # no SELECT and no Case (slow to compile): the late ones first, then the rest
+    open_stages = IncidentStage.objects.filter(incident_id=incident.pk, ended_at__isnull=True)
+    open_stages.filter(due_at__lt=now).update(ended_at=now, overdue=True)
+    open_stages.update(ended_at=now, overdue=False)
 
 
 # ---------------------------------------------------------------- notifications
@@ -239,8 +262,11 @@ def _locate(*, lng, lat, crs: str, region_code: str | None, actor: User | None):
         if not location.regions:
             raise ValidationError(f"the point {lng_f:.6f},{lat_f:.6f} lies outside every city "
                                   "this platform serves", field="location")
-        grid = Grid.objects.get(pk=location.grid.id) if location.grid else None
-        region = Region.objects.get(pk=location.regions[0].id)
+        grid = (Grid.objects.select_related("community").get(pk=location.grid.id)
+                if location.grid else None)
+        region = (grid.community if grid is not None  # the lowest region: its community
+                  and grid.community_id == location.regions[0].id
+                  else Region.objects.get(pk=location.regions[0].id))
         return lng_f, lat_f, grid, region
     if region_code:
         region = Region.objects.current().filter(code=region_code).first()
@@ -251,6 +277,16 @@ def _locate(*, lng, lat, crs: str, region_code: str | None, actor: User | None):
         return None, None, None, actor.region
     raise ValidationError("give the location as lng/lat, or an address with its region",
                           field="location")
+
+
+def _category_and_rules(code: str) -> tuple[Category | None, CategoryRules | None]:
+    """The active category with this code and its current rules (the latest
+    version): one query when it has rules; (category, None) for a class."""
+    rules = (CategoryRules.objects.select_related("category")
+             .filter(category__code=code, category__is_active=True).order_by("-number").first())
+    if rules is not None:
+        return rules.category, rules
+    return Category.objects.filter(code=code, is_active=True).first(), None
 
 
 def _holder_for(region: Region) -> Region:
@@ -278,6 +314,10 @@ def incident_report(*, actor: User | None, channel: str, description: str,
     if channel not in Channel.values:
         raise ValidationError(f"unknown channel {channel!r}: use one of "
                               f"{', '.join(Channel.values)}", field="channel")
+    allowed = CHANNEL_ROLES[channel]
+    if device is None and (actor is None or not (actor.is_superuser or actor.role in allowed)):
+        raise PermissionDenied(f"your role may not report through the {channel} channel",
+                               field="channel")
     description = (description or "").strip()
     if not description:
         raise ValidationError("the description is empty", field="description")
@@ -286,10 +326,9 @@ def incident_report(*, actor: User | None, channel: str, description: str,
                               field="description")
     cat, rules = None, None
     if category:
-        cat = Category.objects.filter(code=category, is_active=True).first()
+        cat, rules = _category_and_rules(category)
         if cat is None:
             raise ValidationError(f"unknown category {category!r}", field="category")
-        rules = cat.current_rules
         if rules is None:
             raise ValidationError(f"{category} is a class (大类): choose one of its subclasses",
                                   field="category")
@@ -452,6 +491,9 @@ def _guard(action: str, incident: Incident) -> str | None:
         return "no extension request is waiting"
     if action == "reopen" and incident.satisfaction != SATISFACTION["dissatisfied"]:
         return "only an incident whose call-back was dissatisfied can be reopened"
+    if action == "assign_down" and (incident.path == incident.holder.path
+                                    or not incident.path.startswith(incident.holder.path)):
+        return "no lower linkage centre covers the incident's place"
     if action == "escalate" and incident.holder.parent_id is None:
         return "the incident is already at the top level"
     return None
@@ -469,18 +511,24 @@ def _apply(*, actor: User | None, incident: Incident, action: str, payload: Mapp
            restart_stage: bool = False) -> Incident:
     """Check, compare-and-set, record. ``actor`` None is the system (the sweep)."""
     now = now or timezone.now()
+    current = {"state": incident.state, "version": incident.version}  # what every 409 carries
     if actor is not None:
-        t = wf.INCIDENT.check(action, state=incident.state, roles=_roles(actor), payload=payload)
+        try:
+            t = wf.INCIDENT.check(action, state=incident.state, roles=_roles(actor),
+                                  payload=payload)
+        except Conflict as exc:
+            exc.details = {**current, **exc.details}
+            raise
         if not relation_allows(actor, incident, t.roles):
             raise PermissionDenied(f"you may not {action} this incident", field="action")
     else:
         t = wf.INCIDENT.transition(action)
         if incident.state not in t.sources:
             raise Conflict(f"cannot {action} a {incident.state} incident", code="invalid_state",
-                           details={"state": incident.state})
+                           details=current)
     why_not = _guard(action, incident)
     if why_not:
-        raise Conflict(why_not, code="invalid_state", details={"state": incident.state})
+        raise Conflict(why_not, code="invalid_state", details=current)
     if expected_version is not None and expected_version != incident.version:
         raise _stale(incident)
     before = incident.state
@@ -489,14 +537,19 @@ def _apply(*, actor: User | None, incident: Incident, action: str, payload: Mapp
                      **(changes or {})}
     if t.counter:
         updates[t.counter] = F(t.counter) + 1
+    new_stage = None
+    if target != before or restart_stage:
+        # the next stage's deadline is set by the compare-and-set update itself
+        stage_fields, new_stage = _next_stage(incident, target, now)
+        updates.update(stage_fields)
     with transaction.atomic():
         rows = Incident.objects.filter(pk=incident.pk, version=incident.version).update(**updates)
         if rows != 1:
             raise _stale(incident)
         if target != before or restart_stage:
             _close_stage(incident, now)
-            stage_fields = _open_stage(incident, target, now)
-            Incident.objects.filter(pk=incident.pk).update(**stage_fields)
+            if new_stage is not None:
+                new_stage.save(force_insert=True)
         entry = TimelineEntry.objects.create(
             incident=incident, action=action, actor=actor, at=now, from_state=before,
             to_state=target,
@@ -506,8 +559,23 @@ def _apply(*, actor: User | None, incident: Incident, action: str, payload: Mapp
         if message:
             notify(user_ids=notify_ids, incident=incident, kind=action, message=message, now=now,
                    exclude=actor.pk if actor else None)
-    incident.refresh_from_db()
+    _refresh(incident, changes)
     return incident
+
+
+def _refresh(incident: Incident, changes: Mapping | None) -> None:
+    """Reload the row (the sweep changes fields without bumping the version),
+    keeping the related objects at hand — loaded before, or just set by
+    ``changes`` — that the row still points to: ``refresh_from_db`` drops
+    them, and each would cost a query on its next use."""
+    relations = [f for f in Incident._meta.concrete_fields if f.is_relation]
+    at_hand = {f.name: f.get_cached_value(incident) for f in relations if f.is_cached(incident)}
+    at_hand.update((k, v) for k, v in (changes or {}).items() if isinstance(v, Model))
+    incident.refresh_from_db()
+    for f in relations:
+        related = at_hand.get(f.name)
+        if related is not None and getattr(incident, f.attname) == related.pk:
+            f.set_cached_value(incident, related)
 
 
 def _plain(payload: Mapping) -> dict:
@@ -539,12 +607,12 @@ def incident_accept(*, actor: User, incident: Incident, note: str = "",
     _check_role(actor, "accept")
     changes, data = {}, {}
     if category:
-        cat = Category.objects.filter(code=category, is_active=True).first()
-        if cat is None or cat.current_rules is None:
+        cat, rules = _category_and_rules(category)
+        if cat is None or rules is None:
             raise ValidationError(f"unknown category {category!r}", field="category")
-        changes = {"category": cat, "rules": cat.current_rules}
-        incident.category, incident.rules = cat, cat.current_rules
-        route = suggest_department(region=incident.region, category=cat, rules=cat.current_rules)
+        changes = {"category": cat, "rules": rules}
+        incident.category, incident.rules = cat, rules
+        route = suggest_department(region=incident.region, category=cat, rules=rules)
         data["route"] = route.as_data()
     elif incident.category_id is None:
         raise ValidationError("classify the incident: give its category", field="category")
@@ -853,8 +921,8 @@ def device_alert(*, device: Device, data: Mapping, photos=()) -> tuple[Incident,
     lng, lat = data.get("lng", device.lng), data.get("lat", device.lat)
     category = data.get("category") or (device.category.code if device.category else None)
     now = timezone.now()
-    if occurred and occurred < now - CLOCK_SKEW:  # sensors report late: not a backdate
-        occurred = max(occurred, now - MAX_BACKDATE)
+    if occurred and occurred < now - MAX_BACKDATE:
+        raise ValidationError("occurred_at is more than 30 days ago", field="occurred_at")
     return incident_report(
         actor=None, device=device, channel=device.channel,
         description=str(data.get("description") or f"{device.name} 告警"),

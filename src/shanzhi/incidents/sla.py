@@ -96,7 +96,8 @@ def _mark_overdue(pk: int, now: dt.datetime) -> str:
         elif rule == "escalate" and parent is not None and incident.state in (
                 wf.REPORTED, wf.REGISTERED):
             # still with the linkage centre: pass it to the one above
-            Incident.objects.filter(pk=pk).update(holder=parent,
+            # a new holder: bump the version, so that the old one's stale page conflicts
+            Incident.objects.filter(pk=pk).update(holder=parent, version=F("version") + 1,
                                                   escalate_count=F("escalate_count") + 1)
             data["escalated_to"] = parent.code
             done = "escalated"

@@ -1,4 +1,4 @@
-"""shanzhi demo [--no-serve]"""
+"""shanzhi demo [--no-serve] [--incidents N] [--history-days D]"""
 
 import time
 
@@ -6,18 +6,25 @@ from django.core.management import call_command
 from django.core.management.base import CommandParser
 
 from shanzhi.core.commands import OperatorCommand
+from shanzhi.demo.history import build_history
 from shanzhi.demo.load import DEMO_PASSWORD, build_demo, demo_exists
+from shanzhi.incidents.models import Incident
 
 
 class Command(OperatorCommand):
     help = ("Build the Suzhou demo database (real districts and towns, generated communities "
-            "and 10,000+ grids, users for every role), then serve it.")
+            "and 10,000+ grids, users for every role, and the incidents of the last 90 days "
+            "made through the workflow), then serve it.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--no-serve", action="store_true",
                             help="exit after building instead of serving")
         parser.add_argument("--seed", type=int, default=2026,
                             help="the seed of the generated boundaries (same seed, same city)")
+        parser.add_argument("--incidents", type=int, default=50_000,
+                            help="incidents of the history (default 50,000; 0: none)")
+        parser.add_argument("--history-days", type=int, default=90,
+                            help="days of history up to now (default 90)")
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
 
@@ -29,6 +36,10 @@ class Command(OperatorCommand):
             self.progress("the demo is already built (delete the data directory to rebuild)")
         else:
             build_demo(seed=opts["seed"], progress=self.progress)
+            self.progress(f"territory built in {time.monotonic() - started:.0f} s")
+        if opts["incidents"] > 0 and not Incident.objects.exists():
+            build_history(days=opts["history_days"], incidents=opts["incidents"],
+                          seed=opts["seed"], progress=self.progress)
             self.progress(f"built in {time.monotonic() - started:.0f} s")
         self.stdout.write(
             f"\nDemo log-ins (password for all: {DEMO_PASSWORD})\n"
