@@ -9,22 +9,17 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 
 from shanzhi.core.errors import ValidationError
-from shanzhi.geo.models import Grid, Region
+from shanzhi.geo.models import Grid
+from shanzhi.geo.selectors import current_region
 
 from .models import ApiToken, Department, GridWorker, Role, User
-
-
-def _region(code: str, field: str = "region") -> Region:
-    region = Region.objects.current().filter(code=code).first()
-    if region is None:
-        raise ValidationError(f"no current region with code {code!r}", field=field)
-    return region
 
 
 def department_create(*, code: str, name: str, region_code: str, kind: str = "") -> Department:
     if Department.objects.filter(code=code).exists():
         raise ValidationError(f"a department with code {code!r} exists", field="code")
-    return Department.objects.create(code=code, name=name, region=_region(region_code), kind=kind)
+    return Department.objects.create(code=code, name=name, region=current_region(region_code),
+                                     kind=kind)
 
 
 @transaction.atomic
@@ -47,7 +42,7 @@ def user_create(*, username: str, password: str, role: str, region_code: str | N
             validate_password(password)
         except DjangoValidationError as exc:
             raise ValidationError(" ".join(exc.messages), field="password") from None
-    region = _region(region_code) if region_code else None
+    region = current_region(region_code) if region_code else None
     department = None
     if department_code:
         department = Department.objects.filter(code=department_code).first()

@@ -10,10 +10,20 @@ from django.core.cache import cache
 from django.db.models import Count, Q
 
 from shanzhi.accounts.scope import Scope
+from shanzhi.core.errors import ValidationError
 
 from .models import Grid, Level, Region, TerritoryRevision
 
 MAX_ZOOM = 18
+
+
+def current_region(code: str, *, field: str = "region") -> Region:
+    """The region holding ``code`` now (unscoped: for operator commands and
+    services that check their own rights), or a ValidationError on ``field``."""
+    region = Region.objects.current().filter(code=code).first()
+    if region is None:
+        raise ValidationError(f"no current region with code {code!r}", field=field)
+    return region
 
 
 def tolerance_for_zoom(zoom: int) -> float:

@@ -24,6 +24,7 @@ from shanzhi.core.errors import Conflict, DomainError, NotFound, PermissionDenie
 from shanzhi.geo.crs import check_crs, check_lng_lat, to_wgs84
 from shanzhi.geo.index import get_index
 from shanzhi.geo.models import Grid, Level, Region
+from shanzhi.geo.selectors import current_region
 
 from . import workflow as wf
 from .models import (
@@ -269,10 +270,7 @@ def _locate(*, lng, lat, crs: str, region_code: str | None, actor: User | None):
                   else Region.objects.get(pk=location.regions[0].id))
         return lng_f, lat_f, grid, region
     if region_code:
-        region = Region.objects.current().filter(code=region_code).first()
-        if region is None:
-            raise ValidationError(f"no current region with code {region_code!r}", field="region")
-        return None, None, None, region
+        return None, None, None, current_region(region_code)
     if actor is not None and actor.region_id:
         return None, None, None, actor.region
     raise ValidationError("give the location as lng/lat, or an address with its region",

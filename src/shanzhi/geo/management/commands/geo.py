@@ -16,6 +16,7 @@ from shanzhi.geo.crs import CRS_CHOICES, check_lng_lat, to_wgs84
 from shanzhi.geo.importer import import_boundaries
 from shanzhi.geo.index import get_index
 from shanzhi.geo.models import REGION_LEVELS, Level, Region
+from shanzhi.geo.selectors import current_region
 from shanzhi.geo.services import NewNode, regions_add
 
 LEVELS = [*REGION_LEVELS, Level.GRID]
@@ -103,10 +104,7 @@ class Command(OperatorCommand):
     def handle_add(self, opts) -> None:
         parent = None
         if opts["parent"]:
-            parent = Region.objects.current().filter(code=opts["parent"]).first()
-            if parent is None:
-                raise ValidationError(f"no current region with code {opts['parent']!r}",
-                                      field="parent")
+            parent = current_region(opts["parent"], field="parent")
         elif opts["level"] != Level.CITY:
             raise ValidationError("only a city may have no --parent", field="parent")
         if Region.objects.current().filter(code=opts["code"]).exists():
@@ -119,10 +117,7 @@ class Command(OperatorCommand):
     def handle_check(self, opts) -> None:
         root = None
         if opts["region"]:
-            root = Region.objects.current().filter(code=opts["region"]).first()
-            if root is None:
-                raise ValidationError(f"no current region with code {opts['region']!r}",
-                                      field="region")
+            root = current_region(opts["region"])
         problems = check_territory(root=root, min_area_m2=opts["min_area"],
                                    progress=self.progress)
         for problem in problems:
