@@ -262,6 +262,7 @@ def _free_port() -> int:
 
 def _start_server(data_dir: Path, url: str, workers: int,
                   interface: str) -> tuple[subprocess.Popen, int]:
+    """uvicorn on a free port; its stderr goes to ``data_dir``/server.log."""
     port = _free_port()
     env = {**os.environ, "SHANZHI_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT / "src")}
     if url == "sqlite":
@@ -272,7 +273,8 @@ def _start_server(data_dir: Path, url: str, workers: int,
         [sys.executable, "-m", "uvicorn", f"shanzhi.{interface}:application", "--interface",
          "asgi3" if interface == "asgi" else interface, "--host", "127.0.0.1",
          "--port", str(port), "--workers", str(workers), "--log-level", "warning",
-         "--no-access-log", "--lifespan", "off"], cwd=ROOT, env=env)
+         "--no-access-log", "--lifespan", "off"], cwd=ROOT, env=env,
+        stderr=(data_dir / "server.log").open("w"))
     deadline = time.monotonic() + 60
     while True:
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
@@ -347,6 +349,10 @@ def _run(args, url: str, data_dir: Path, postgres: bool) -> dict:
         seconds, latencies, statuses = _send(port, work, args.clients)
     finally:
         _stop(server)
+    errors = Counter(line.strip() for line in (data_dir / "server.log").read_text(
+        errors="replace").splitlines() if line and not line[0].isspace() and "Error" in line)
+    for line, count in errors.most_common(3):
+        print(f"  server log: {count} × {line[:160]}", flush=True)
     api_rate = statuses.get(201, 0) / seconds
     p50, p99 = np.percentile(latencies, [50, 99])
     made = Incident.objects.filter(id__gt=first_id)

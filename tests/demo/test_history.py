@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections import Counter
+from collections import Counter, defaultdict
 
 import pytest
 from django.db import transaction
 from django.utils import timezone
 from shapely.geometry import box
 
-from shanzhi.accounts.models import Department, Role
+from shanzhi.accounts.models import Department, GridWorker, Role
 from shanzhi.demo.history import build_history
 from shanzhi.geo.index import reset_index
 from shanzhi.geo.models import Level
@@ -63,7 +63,8 @@ def history(django_db_setup, django_db_blocker):
 
 def _timelines() -> dict[int, list[TimelineEntry]]:
     out: dict[int, list[TimelineEntry]] = {}
-    for entry in TimelineEntry.objects.select_related("actor").order_by("incident", "at", "id"):
+    for entry in TimelineEntry.objects.select_related("incident", "actor__region").order_by(
+            "incident", "at", "id"):
         out.setdefault(entry.incident_id, []).append(entry)
     return out
 
@@ -113,6 +114,11 @@ def test_every_timeline_follows_the_workflow_table(history):
 
 
 def test_people_act_only_where_they_serve(history):
+    grids_of = defaultdict(set)
+    for user_id, grid_id in GridWorker.grids.through.objects.values_list("gridworker__user_id",
+                                                                         "grid_id"):
+        grids_of[user_id].add(grid_id)
+    departments = {e.pk: e.department_id for e in Incident.objects.all()}
     for entries in _timelines().values():
         for entry in entries:
             actor, incident = entry.actor, entry.incident
@@ -121,9 +127,10 @@ def test_people_act_only_where_they_serve(history):
             if actor.role == Role.OPERATOR:
                 assert incident.path.startswith(actor.region.path)
             elif actor.role == Role.GRID_WORKER:
-                assert actor.grid_worker.grids.filter(pk=incident.grid_id).exists()
+                assert incident.grid_id in grids_of[actor.pk]
             else:
-                assert actor.role == Role.HANDLER
+                assert actor.role == Role.HANDLER and actor.department_id
+    assert departments
 
 
 def test_some_are_overdue_and_the_sweep_marked_them(history):

@@ -13,17 +13,19 @@ case draws its content and its fate from its own random generator
 ``end`` and the same territory give the same history.
 
 Who does what: grid workers (``gw<grid code>``) report their patrol cases
-and resolve ~40 % on the spot; the 12345 hotline, citizens, departments and
-devices report the rest; the operators of the holding linkage centre
-(``op<region code>``) accept, dispatch, verify and call back; the handlers of
-the department sent to (``hd<department code>``) sign and handle. Missing
-operators, handlers, grid workers and devices are created first, in bulk,
-without usable passwords.
+and resolve ~40 % on the spot; the city's intake desks (the 12345 hotline,
+the web portal, the Open311 app), departments and devices report the rest;
+the operators of the holding linkage centre (``op<region code>``) accept,
+dispatch, verify and call back; the handlers of the department sent to
+(``hd<department code>``) sign and handle. Missing operators, handlers, grid
+workers, intake desks and devices are created first, in bulk, without usable
+passwords.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import heapq
 import math
 import random
@@ -90,6 +92,10 @@ DEVICE_KINDS = [
     (Channel.VIDEO, "SJ0404", "违停识别"), (Channel.VIDEO, "SJ0102", "垃圾暴露识别"),
 ]
 DEVICES_PER_KIND = 15
+#: The city's intake desks (operators of the city centre) per citizen channel.
+INTAKE_DESKS = {Channel.HOTLINE_12345: ("hotline12345", "12345热线坐席"),
+                Channel.CITIZEN_WEB: ("web_intake", "市民网页受理"),
+                Channel.OPEN311: ("open311_intake", "Open311 应用受理")}
 #: Hotline reports whose category the operator picks when accepting.
 UNCLASSIFIED_SHARE = 0.08
 
@@ -197,13 +203,18 @@ class _World:
             shapely.prepare(geom)
             self.places.append(_Place(gid, code, town, district.code, geom))
             per_town[town] += 1
+        # a district's share, split among its towns (streets weigh more), then
+        # evenly among a town's grids, times a random hot-spot factor per grid
+        town_factor = {t: STREET_FACTOR if _is_street(regions[t]) else 1.0 for t in per_town}
+        district_towns: Counter = Counter()
+        for t, factor in town_factor.items():
+            district_towns[regions[t].parent_id] += factor
         for place in self.places:
             town = regions[place.town_id]
-            street = not (100 <= int(town.code[6:9] or 0) <= 199 or town.name.endswith(
-                ("镇", "（镇）", "(镇)")))
             weight = (DISTRICT_WEIGHT.get(place.district_code, 8)
-                      * (STREET_FACTOR if street else 1.0) / per_town[place.town_id])
-            weights.append(weight * rng.lognormvariate(0, 0.6))  # hot spots
+                      * town_factor[town.pk] / district_towns[town.parent_id]
+                      / per_town[town.pk])
+            weights.append(weight * rng.lognormvariate(0, 0.6))
         if not self.places:
             raise DomainError("the territory has no grids below a town: build the demo first")
         self.cum_weights = _cumulate(weights)
@@ -229,8 +240,8 @@ class _World:
                             password=unusable, display_name=f"{d.name}办理人")
                        for d in self.departments.values()])
         city = next(r for r in self.regions.values() if r.level == Level.CITY)
-        _ensure_users([User(username="hotline12345", role=Role.OPERATOR, region=city,
-                            password=unusable, display_name="12345热线坐席")])
+        _ensure_users([User(username=name, role=Role.OPERATOR, region=city, password=unusable,
+                            display_name=display) for name, display in INTAKE_DESKS.values()])
         _ensure_grid_workers([(p.grid_id, p.code) for p in self.places], unusable)
         self.operators = {u.region_id: u for u in User.objects.select_related("region").filter(
             username__in=[f"op{r.code}" for r in self.regions.values()])}
@@ -240,7 +251,9 @@ class _World:
         workers = {u.username: u for u in User.objects.select_related("grid_worker").filter(
             username__in=[f"gw{p.code}" for p in self.places])}
         self.workers = {p.grid_id: workers[f"gw{p.code}"] for p in self.places}
-        self.hotline = User.objects.select_related("region").get(username="hotline12345")
+        desks = {u.username: u for u in User.objects.select_related("region").filter(
+            username__in=[name for name, _display in INTAKE_DESKS.values()])}
+        self.desks = {channel: desks[name] for channel, (name, _d) in INTAKE_DESKS.items()}
 
     def devices(self, rng: random.Random) -> list[Device]:
         existing = {d.device_id: d for d in Device.objects.select_related("category")
@@ -302,6 +315,12 @@ class _World:
         return sorted((d for d in self.departments.values() if d.region_id in chain
                        and (level is None or self.regions[d.region_id].level == level)),
                       key=lambda d: d.code)
+
+
+def _is_street(town: Region) -> bool:
+    """A street (街道) or zone rather than a town (镇): 100–199 is the code range of 镇."""
+    return not (100 <= int(town.code[6:9] or 0) <= 199
+                or town.name.endswith(("镇", "（镇）", "(镇)")))
 
 
 def _cumulate(weights: list[float]) -> list[float]:
@@ -403,6 +422,9 @@ class _Case:
     escalated: bool = False
     done: bool = False
     last_department: str = ""
+    pk: int | None = None
+    #: A step of this case is in the queue.
+    pending: bool = False
     #: When the handler will report the result (planned when handling starts).
     report_at: dt.datetime | None = None
 
@@ -420,6 +442,7 @@ class _Simulation:
         self.clock = end - dt.timedelta(days=36500)
         self.order = 0
         self.cases: list[_Case] = []
+        self.by_pk: dict[int, _Case] = {}
         #: (town, category) → recent (time, number, case index): originals for duplicates.
         self.recent: dict[tuple[int, int], deque] = defaultdict(lambda: deque(maxlen=20))
 
@@ -432,6 +455,8 @@ class _Simulation:
             return  # still to come: the case stays open
         self.order += 1
         heapq.heappush(self.queue, (at, self.order, case.index if case else -1, action, fields))
+        if case is not None:
+            case.pending = True
 
     def later(self, case: _Case, start: dt.datetime, share: float,
               stage: str | None = None) -> dt.datetime:
@@ -470,6 +495,7 @@ class _Simulation:
                         self.sweep(at)
                         continue
                     case = self.cases[index]
+                    case.pending = False
                     if action == "report":
                         self.report(case)
                         reported += 1
@@ -479,6 +505,10 @@ class _Simulation:
                                      f" ({time.monotonic() - started:.0f} s)")
                     else:
                         self.act(case, at, action, fields)
+                    if not case.pending and case.incident is not None:
+                        # nothing more will happen to it: let it go (memory, GC)
+                        self.by_pk.pop(case.incident.pk, None)
+                        case.incident = None
 
     def sweep(self, at: dt.datetime) -> None:
         counts = sla.sweep(now=at)
@@ -487,11 +517,10 @@ class _Simulation:
             # the sweep moved some to the centre above: our copies must see the new holder
             from shanzhi.incidents.models import TimelineEntry
 
-            moved = set(TimelineEntry.objects.filter(action="overdue", at=at)
-                        .values_list("incident_id", flat=True))
-            for case in self.cases:
-                if case.incident is not None and case.incident.pk in moved:
-                    case.incident.refresh_from_db()
+            for pk in TimelineEntry.objects.filter(action="overdue", at=at).values_list(
+                    "incident_id", flat=True):
+                if pk in self.by_pk:
+                    self.by_pk[pk].incident.refresh_from_db()
 
     # --- the steps
 
@@ -521,15 +550,13 @@ class _Simulation:
                           description=f"{spot}{text}，请尽快处理。")
             if case.channel == Channel.GRID_PATROL:
                 fields["actor"] = world.workers[place.grid_id]
-            elif case.channel == Channel.HOTLINE_12345:
-                fields["actor"] = world.hotline
             elif case.channel == Channel.DEPARTMENT:
                 district = world.parent[place.town_id]
                 depts = [d for (rid, _k), d in world.departments.items() if rid == district]
                 fields["actor"] = (world.handlers.get(min(depts, key=lambda d: d.code).pk)
-                                   if depts else None)
-            else:
-                fields["actor"] = None
+                                   if depts else world.desks[Channel.HOTLINE_12345])
+            else:  # the city's intake desks: the hotline, the web portal, the Open311 app
+                fields["actor"] = world.desks[case.channel]
             if case.channel in CITIZEN_CHANNELS:
                 fields["contact_name"] = (rng.choice(SURNAMES) + rng.choice(GIVEN)
                                           + rng.choice(["", rng.choice(GIVEN)]))
@@ -551,7 +578,8 @@ class _Simulation:
         except DomainError as exc:
             self.stats.errors[f"report: {exc.message}"] += 1
             return
-        case.incident = incident
+        case.incident, case.pk = incident, incident.pk
+        self.by_pk[incident.pk] = case
         self.stats.incidents += 1
         self.stats.channels[case.channel] += 1
         self.stats.actions["report"] += 1
@@ -640,11 +668,10 @@ class _Simulation:
         """Plan the case's next step after ``action`` at ``at``."""
         incident, rng = case.incident, case.rng
         state = incident.state
-        if state in (wf.REJECTED,):
-            case.done = True
+        case.done = state in (wf.CLOSED, wf.REJECTED)  # no longer an original for duplicates
+        if state == wf.REJECTED:
             return
         if state == wf.CLOSED:
-            case.done = True
             if action in ("verify_pass",) and case.channel in CITIZEN_CHANNELS \
                     and rng.random() < 0.85:
                 when = self.calendar.add(at, round(rng.uniform(0.2, 2.0), 2), "working_days").at
@@ -758,7 +785,17 @@ def build_history(*, days: int = 90, incidents: int = 50_000, seed: int = 2026,
         devices = world.devices(rng)
     times = _report_times(start=start, end=end, incidents=incidents, rng=rng)
     simulation = _Simulation(world, devices, seed=seed, end=end, stats=stats)
-    simulation.run(times, progress, started)
+    # hundreds of thousands of short-lived ORM objects: collect garbage less
+    # often, and never scan what was loaded before (about 6 % less time)
+    threshold = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+    try:
+        simulation.run(times, progress, started)
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
     stats.states = _state_counts(simulation)
     stats.overdue_open = Incident.objects.filter(state__in=wf.OPEN_STATES, overdue=True).count()
     stats.seconds = time.monotonic() - started
@@ -770,7 +807,7 @@ def build_history(*, days: int = 90, incidents: int = 50_000, seed: int = 2026,
 
 
 def _state_counts(simulation: _Simulation) -> Counter:
-    ids = [c.incident.pk for c in simulation.cases if c.incident]
+    ids = [c.pk for c in simulation.cases if c.pk]
     counts: Counter = Counter()
     for i in range(0, len(ids), 900):
         counts.update(Incident.objects.filter(pk__in=ids[i:i + 900]).values_list("state",
