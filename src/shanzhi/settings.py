@@ -90,7 +90,12 @@ TEMPLATES = [
 # --- database: PostgreSQL when SHANZHI_DATABASE_URL is set, else embedded SQLite (WAL)
 DATABASE_URL = env("DATABASE_URL")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
+    if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        # A pool per process: the ASGI server runs each request in a thread of
+        # its own, and per-thread persistent connections would pile up.
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 2, "max_size": int(env("DB_POOL_SIZE", "10"))}
 else:
     DATABASES = {
         "default": {
