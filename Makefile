@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 .PHONY: demo test install check browser messages screenshots clean
 
 demo: install  ## build the Suzhou demo (SQLite under ./var) and serve it at http://127.0.0.1:8000
-	$(BIN)/shanzhi demo
+	$(BIN)/shanzhi demo $(DEMO_ARGS)
 
 test: install check  ## lint, then the whole test suite (browser tests skip without Chromium)
 	$(BIN)/python -m pytest
