@@ -20,7 +20,7 @@ MAX_ZOOM = 18
 def current_region(code: str, *, field: str = "region") -> Region:
     """The region holding ``code`` now (unscoped: for operator commands and
     services that check their own rights), or a ValidationError on ``field``."""
-    region = Region.objects.current().filter(code=code).first()
+    region = Region.objects.current().defer("geometry").filter(code=code).first()
     if region is None:
         raise ValidationError(f"no current region with code {code!r}", field=field)
     return region

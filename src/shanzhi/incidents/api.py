@@ -179,7 +179,7 @@ def _attachment_url(incident: Incident, attachment) -> str:
 
 def _chain(region: Region) -> list[Region]:
     ids = [int(p) for p in region.path.strip("/").split("/") if p]
-    by_id = {r.pk: r for r in Region.objects.filter(pk__in=ids)}
+    by_id = {r.pk: r for r in Region.objects.defer("geometry").filter(pk__in=ids)}
     return [by_id[i] for i in reversed(ids) if i in by_id]
 
 

@@ -62,7 +62,8 @@ def incidents_list(*, scope: Scope, state: str | None = None, channel: str | Non
     if q:
         qs = qs.filter(Q(number__startswith=q) | Q(description__contains=q)
                        | Q(address__contains=q))
-    return qs.select_related("category", "grid", "region", "holder", "department")
+    return qs.select_related("category", "grid", "region", "holder", "department").defer(
+        "holder__geometry", "region__geometry", "grid__geometry")
 
 
 def timeline(*, incident: Incident) -> QuerySet[TimelineEntry]:

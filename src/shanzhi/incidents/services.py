@@ -55,6 +55,9 @@ IMAGE_SIGNATURES = {b"\xff\xd8\xff": ("image/jpeg", "jpg"),
                     b"\x89PNG\r\n\x1a\n": ("image/png", "png"),
                     b"GIF87a": ("image/gif", "gif"), b"GIF89a": ("image/gif", "gif")}
 SATISFACTION = {"satisfied": 3, "basically_satisfied": 2, "dissatisfied": 1}
+#: Boundaries of the incident's places: never needed to act on it.
+HEAVY_RELATED = ("holder__geometry", "region__geometry", "grid__geometry")
+
 #: Who may report through each channel (devices use the webhook, not a role).
 CHANNEL_ROLES = {
     Channel.GRID_PATROL: {Role.GRID_WORKER, Role.OPERATOR, Role.CITY_ADMIN},
@@ -263,11 +266,12 @@ def _locate(*, lng, lat, crs: str, region_code: str | None, actor: User | None):
         if not location.regions:
             raise ValidationError(f"the point {lng_f:.6f},{lat_f:.6f} lies outside every city "
                                   "this platform serves", field="location")
-        grid = (Grid.objects.select_related("community").get(pk=location.grid.id)
+        grid = (Grid.objects.select_related("community")
+                .defer("geometry", "community__geometry").get(pk=location.grid.id)
                 if location.grid else None)
         region = (grid.community if grid is not None  # the lowest region: its community
                   and grid.community_id == location.regions[0].id
-                  else Region.objects.get(pk=location.regions[0].id))
+                  else Region.objects.defer("geometry").get(pk=location.regions[0].id))
         return lng_f, lat_f, grid, region
     if region_code:
         return None, None, None, current_region(region_code)
@@ -290,7 +294,7 @@ def _category_and_rules(code: str) -> tuple[Category | None, CategoryRules | Non
 def _holder_for(region: Region) -> Region:
     """The linkage centre that receives a new incident: its town's sub-centre,
     or the lowest region above the community when there is no town."""
-    chain = {r.level: r for r in Region.objects.filter(
+    chain = {r.level: r for r in Region.objects.defer("geometry").filter(
         pk__in=[int(p) for p in region.path.strip("/").split("/") if p])}
     for level in (Level.TOWN, Level.DISTRICT, Level.CITY):
         if level in chain:
@@ -440,7 +444,7 @@ def incident_for_actor(*, actor: User, incident_id: int | str) -> Incident:
     from .selectors import incidents_visible
 
     qs = incidents_visible(Scope.for_user(actor)).select_related(
-        "holder", "department", "rules", "category", "grid", "region")
+        "holder", "department", "rules", "category", "grid", "region").defer(*HEAVY_RELATED)
     key = str(incident_id)
     incident = (qs.filter(number=key).first() if not key.isdigit()
                 else qs.filter(pk=int(key)).first())
