@@ -67,3 +67,23 @@ def test_a_photo_is_served_only_inside_the_incidents_scope(client, bearer, desk)
     assert photo.status_code == 200
     assert b"".join(photo.streaming_content) == jpeg
     assert client.get(url, headers=bearer(desk.east_operator)).status_code == 404
+
+
+def test_the_timeline_and_the_access_log_cannot_be_rewritten(api, desk):
+    import pytest
+
+    from shanzhi.core.models import AccessLog
+
+    incident = api.report(desk.worker)
+    entry = TimelineEntry.objects.get(incident__number=incident["number"])
+    entry.data = {"forged": True}
+    with pytest.raises(RuntimeError):
+        entry.save()
+    with pytest.raises(RuntimeError):
+        entry.delete()
+    api.get(desk.west_operator, f"/api/v1/incidents/{incident['number']}")  # no contact: no log
+    log = AccessLog.objects.create(user=desk.west_operator, object_type="incidents.incident",
+                                   object_id="1", fields="contact_phone")
+    with pytest.raises(RuntimeError):
+        log.delete()
+    assert TimelineEntry.objects.filter(incident__number=incident["number"]).count() == 1

@@ -200,8 +200,24 @@ def calendar_sync_package() -> list[int]:
     return added
 
 
-class AccessLog(models.Model):
-    """Append-only: every view of unmasked personal data (who, when, what)."""
+class AppendOnlyModel(models.Model):
+    """Rows that are written once and never changed or deleted (the timeline,
+    the access log): history that cannot be rewritten."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise RuntimeError(f"{self._meta.verbose_name} rows are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise RuntimeError(f"{self._meta.verbose_name} rows are append-only")
+
+
+class AccessLog(AppendOnlyModel):
+    """Every view of unmasked personal data (who, when, what)."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("user"),
                              on_delete=models.PROTECT, related_name="+")
@@ -218,11 +234,3 @@ class AccessLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.object_type}:{self.object_id} {self.at:%Y-%m-%d %H:%M}"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise RuntimeError("the access log is append-only")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise RuntimeError("the access log is append-only")

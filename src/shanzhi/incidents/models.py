@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from shanzhi.accounts.models import Department
+from shanzhi.core.models import AppendOnlyModel
 from shanzhi.geo.models import Grid, Region
 
 from . import workflow as wf
@@ -240,7 +241,7 @@ class IncidentStage(models.Model):
         return f"{self.incident} {self.stage}"
 
 
-class TimelineEntry(models.Model):
+class TimelineEntry(AppendOnlyModel):
     """One immutable row per action: who, when, from which state to which, and what."""
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="timeline")
@@ -260,14 +261,6 @@ class TimelineEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.incident_id} {self.action}"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise RuntimeError("timeline entries are immutable")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise RuntimeError("timeline entries are immutable")
 
 
 class Attachment(models.Model):

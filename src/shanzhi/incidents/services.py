@@ -453,25 +453,26 @@ def incident_for_actor(*, actor: User, incident_id: int | str) -> Incident:
     return incident
 
 
-def relation_allows(actor: User, incident: Incident, transition_roles: frozenset[str]) -> bool:
+def relation_allows(actor: User, incident: Incident, transition_roles: frozenset[str],
+                    scope: Scope | None = None) -> bool:
     """Whether the actor stands in the right relation to this incident for an
-    action open to ``transition_roles`` (the role check is the table's)."""
+    action open to ``transition_roles`` (the role check is the table's).
+    ``scope`` saves its queries when the caller has it already."""
     if actor.is_superuser:
         return True
     role = actor.role
     if role not in transition_roles:
         return False
-    if role == Role.CITY_ADMIN:
-        return Scope.for_user(actor).covers(incident.path, incident.grid_id)
-    if role == Role.OPERATOR:
-        return (actor.region is not None and incident.holder.path.startswith(actor.region.path)
-                and incident.path.startswith(actor.region.path))
     if role == Role.HANDLER:
         return incident.department_id is not None and incident.department_id == actor.department_id
-    if role == Role.GRID_WORKER:
-        return incident.grid_id is not None and incident.grid_id in (
-            Scope.for_user(actor).grid_ids or frozenset())
-    return False
+    if role == Role.GRID_WORKER and incident.grid_id is None:
+        return False
+    scope = scope or Scope.for_user(actor)
+    if not scope.covers(incident.path, incident.grid_id):
+        return False
+    if role == Role.OPERATOR:  # held by the operator's centre or one below it
+        return any(incident.holder.path.startswith(p) for p in scope.paths)
+    return role in (Role.CITY_ADMIN, Role.GRID_WORKER)
 
 
 def _roles(actor: User) -> list[str]:
@@ -502,8 +503,10 @@ def _guard(action: str, incident: Incident) -> str | None:
 
 
 def available_actions(*, actor: User, incident: Incident) -> list[str]:
+    scope = Scope.for_user(actor)
     return [t.action for t in wf.INCIDENT.available(incident.state, _roles(actor))
-            if relation_allows(actor, incident, t.roles) and _guard(t.action, incident) is None]
+            if relation_allows(actor, incident, t.roles, scope)
+            and _guard(t.action, incident) is None]
 
 
 def _apply(*, actor: User | None, incident: Incident, action: str, payload: Mapping,
