@@ -426,8 +426,16 @@ def _profile(args) -> int:
                                headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 201, response.content
 
-    for token, body in work[:20]:
+    for token, body in work[:19]:
         post(token, body)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        post(*work[19])
+    print(f"  one report, {len(queries)} SQL statements:")
+    for query in queries:
+        print(f"    {query['sql'][:150]}")
     half = args.profile // 2
     began = time.perf_counter()
     for token, body in work[20:20 + half]:

@@ -14,6 +14,7 @@ from shapely.geometry import box
 
 from shanzhi.accounts.models import GridWorker, Role, User
 from shanzhi.accounts.services import department_create, token_create, user_create
+from shanzhi.core.memo import reset_all
 from shanzhi.geo.index import reset_index
 from shanzhi.geo.models import Grid, Level, Region
 from shanzhi.geo.services import NewNode, grids_add, regions_add
@@ -43,6 +44,14 @@ _sqlite_test_database_on_disk()
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_memos():
+    """What one test wrote (and rolled back) must not be remembered by the next."""
+    reset_all()
+    yield
+    reset_all()
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
 from shanzhi.api.main import api
+from shanzhi.incidents import feed
 
 admin.site.site_header = _("shanzhi administration")
 admin.site.site_title = _("shanzhi")
@@ -12,7 +13,9 @@ admin.site.index_title = _("Territory, users and departments")
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/v1/feed", feed.stream, name="feed"),  # Server-Sent Events, docs/feed.md
     path("api/v1/", api.urls),
+    path("open311/v2/", include("shanzhi.open311.urls")),  # GeoReport v2, docs/open311.md
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("shanzhi.web.urls")),
 ]

@@ -299,6 +299,18 @@ def test_bad_input_is_400_naming_the_field_and_writes_nothing(api, cast, changes
     assert counts() == before
 
 
+def test_an_address_in_a_region_outside_the_reporters_territory_is_refused(api, cast,
+                                                                           territory):
+    before = counts()
+    response = api.client.post(URL, {
+        "channel": "hotline_12345", "description": "东边的路灯不亮", "address": "东街 1 号",
+        "region": territory.east_community.code}, content_type="application/json",
+        headers=api.headers(cast.town_operator))
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["field"] == "region"
+    assert counts() == before
+
+
 def test_a_body_that_is_not_json_is_400_and_writes_nothing(api, cast):
     before = counts()
     response = api.client.post(URL, "channel=grid_patrol{", content_type="application/json",

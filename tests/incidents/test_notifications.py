@@ -4,6 +4,8 @@ supervision both — and POST /api/v1/me/notifications/read."""
 
 from __future__ import annotations
 
+from shanzhi.accounts.models import Role
+from shanzhi.accounts.services import user_create
 from shanzhi.incidents import services
 from shanzhi.incidents import workflow as wf
 from shanzhi.incidents.models import Notification
@@ -108,3 +110,17 @@ def test_the_inbox_pages_and_checks_its_limit(api, cast):
 
 def test_the_inbox_needs_a_login(client, cast):
     assert client.get(INBOX).status_code == 401
+
+
+def test_an_operator_added_or_switched_off_later_is_told_or_not_at_once(api, cast):
+    first = api.report(cast.worker)["number"]  # who works where is in memory now
+    newcomer = user_create(username="newcomer", password="x" * 12, role=Role.OPERATOR,
+                           region_code=cast.town_operator.region.code)
+    second = api.report(cast.worker)["number"]
+    cast.town_operator.is_active = False
+    cast.town_operator.save()
+    third = api.report(cast.worker)["number"]
+    assert inbox(api, newcomer) == [("new", third), ("new", second)]
+    told = Notification.objects.filter(user=cast.town_operator).values_list("incident__number",
+                                                                          flat=True)
+    assert sorted(told) == sorted([first, second])

@@ -11,6 +11,7 @@ import pytest
 
 from shanzhi.accounts.models import Department
 from shanzhi.accounts.services import department_create
+from shanzhi.core.errors import ValidationError
 from shanzhi.incidents import services
 from shanzhi.incidents import workflow as wf
 from shanzhi.incidents.models import Category, RoutingRule
@@ -140,3 +141,20 @@ def test_the_dispatch_row_records_whether_the_suggestion_was_followed(api, cast,
     assert entry.data["department"] == department
     assert entry.data["followed_suggestion"] is followed
     assert entry.data["suggested"]["department"] == ZHZF
+
+
+def test_a_rule_added_or_removed_after_reports_were_routed_counts_at_once(cast, territory):
+    assert route(report(cast))["department"] == ZHZF  # the rules are in memory now
+    made = rule("SJ0102", territory.west, CGJ)
+    assert route(report(cast))["department"] == CGJ
+    made.delete()
+    assert route(report(cast))["department"] == ZHZF
+
+
+def test_a_category_switched_off_is_unknown_at_once(cast):
+    report(cast)  # the categories are in memory now
+    category = Category.objects.get(code="SJ0102")
+    category.is_active = False
+    category.save()
+    with pytest.raises(ValidationError, match="unknown category"):
+        report(cast)

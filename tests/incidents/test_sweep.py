@@ -127,6 +127,18 @@ def test_escalate_on_overdue_moves_the_holder_up_while_the_centre_still_has_it(c
     assert told(cast.west_operator, "overdue") == 1
 
 
+def test_the_centre_above_receives_an_escalated_incident_with_a_fresh_deadline(cast):
+    incident = reported_on_tuesday(cast, category="SJ0501", description="路面积水")
+    sweep(now=LATE)
+    incident.refresh_from_db()
+    late, fresh = IncidentStage.objects.filter(incident=incident).order_by("id")
+    assert (late.stage, late.overdue, late.ended_at) == ("accept", True, LATE)
+    assert (fresh.stage, fresh.started_at, fresh.ended_at) == ("accept", LATE, None)
+    assert fresh.due_at > LATE and incident.due_at == fresh.due_at
+    assert not incident.overdue and not incident.warned
+    assert sweep(now=LATE + dt.timedelta(minutes=5)) == NOTHING  # not red again at once
+
+
 def test_escalate_on_overdue_leaves_an_incident_with_a_department_where_it_is(cast,
                                                                             territory):
     with time_machine.travel(TUESDAY, tick=False):

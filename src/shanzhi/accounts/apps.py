@@ -7,3 +7,8 @@ class AccountsConfig(AppConfig):
     label = "accounts"
     default_auto_field = "django.db.models.BigAutoField"
     verbose_name = _("Users and departments")
+
+    def ready(self) -> None:
+        from . import staff
+
+        staff.connect()

@@ -15,6 +15,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q, QuerySet
 
 from shanzhi.core.errors import NotFound
+from shanzhi.geo.index import get_index
 from shanzhi.geo.models import Grid, Region
 
 from .models import Department, Role, User
@@ -38,16 +39,17 @@ class Scope:
         if user.is_superuser:
             return cls(unrestricted=True, role=Role.CITY_ADMIN, user_id=user.pk)
         if user.role == Role.GRID_WORKER:
-            worker = getattr(user, "grid_worker", None)
-            grids = (list(worker.grids.current().values_list("id", "community__path"))
-                     if worker else [])
+            grids = list(Grid.objects.current().filter(workers__user_id=user.pk)
+                         .values_list("id", "community__path"))
             return cls(paths=tuple(sorted({path for _, path in grids})),
                        grid_ids=frozenset(pk for pk, _ in grids), role=user.role,
                        user_id=user.pk)
         region_id = user.region_id or (
             Department.objects.filter(pk=user.department_id).values_list("region_id", flat=True)
             .first() if user.department_id else None)
-        path = Region.objects.filter(pk=region_id).values_list("path", flat=True).first()
+        index = get_index()
+        path = (index.path(region_id) if region_id in index.regions else
+                Region.objects.filter(pk=region_id).values_list("path", flat=True).first())
         if path is None:
             return cls(role=user.role, user_id=user.pk)
         return cls(paths=(path,), department_id=user.department_id, role=user.role,

@@ -234,3 +234,17 @@ class AccessLog(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.object_type}:{self.object_id} {self.at:%Y-%m-%d %H:%M}"
+
+
+class Revision(models.Model):
+    """A named counter that goes up with every change of what a process keeps
+    in memory (see ``core.memo``)."""
+
+    name = models.CharField(_("name"), max_length=50, unique=True)
+    number = models.PositiveBigIntegerField(_("number"), default=0)
+
+    class Meta:
+        verbose_name = _("revision")
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.number}"

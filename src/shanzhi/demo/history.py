@@ -39,6 +39,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
+from shanzhi.accounts import staff
 from shanzhi.accounts.models import Department, GridWorker, Role, User
 from shanzhi.core.calendar import get_calendar
 from shanzhi.core.errors import DomainError
@@ -335,6 +336,7 @@ def _ensure_users(users: list[User]) -> None:
     existing = set(User.objects.filter(username__in=[u.username for u in users])
                    .values_list("username", flat=True))
     User.objects.bulk_create([u for u in users if u.username not in existing], batch_size=1000)
+    staff.changed()  # written in bulk: no signal told the memo
 
 
 def _ensure_grid_workers(grids: list[tuple[int, str]], password: str) -> None:

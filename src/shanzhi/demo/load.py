@@ -16,10 +16,12 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from shapely.geometry import shape
 
+from shanzhi.accounts import staff
 from shanzhi.accounts.models import Department, GridWorker, Role, User
 from shanzhi.accounts.services import user_create
 from shanzhi.geo.models import Grid, Level, Region
 from shanzhi.geo.services import NewNode, grids_add, region_retire, regions_add
+from shanzhi.incidents import rulebook
 
 from .geometry import generate_city
 
@@ -109,6 +111,8 @@ def build_demo(*, seed: int = 2026, progress: Callable[[str], None] = print) -> 
     _departments(city, districts, [by_code[t.code] for t in towns])
     logins = _personas(city)
     _grid_workers()
+    rulebook.changed()  # written in bulk: no signal told the memos
+    staff.changed()
     return logins
 
 

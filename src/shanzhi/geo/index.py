@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
+from django.db.models import DEFERRED
 from numpy.typing import ArrayLike
 
 from .models import REGION_LEVELS, Grid, Region, TerritoryRevision
@@ -85,6 +86,7 @@ class _Layer:
         order = sorted(range(len(nodes)), key=lambda i: nodes[i].code)
         self.nodes = [nodes[i] for i in order]
         self.ids = np.array([n.id for n in self.nodes], dtype=np.int64)
+        self.position = {n.id: i for i, n in enumerate(self.nodes)}
         self.parent_ids = np.array([parents[i] for i in order], dtype=np.int64)
         self.geoms = np.array([geoms[i] for i in order], dtype=object)
         shapely.prepare(self.geoms)
@@ -226,6 +228,14 @@ class _Raster:
         return pair_points, self.candidates[np.repeat(first, count) + offsets]
 
 
+def _instance(model, **values):
+    """A model instance as if loaded with ``only(*values)``: the other fields
+    are deferred, so using them loads them and saving it writes only these."""
+    fields = model._meta.concrete_fields
+    return model.from_db("default", list(values), [
+        values.get(f.attname, DEFERRED) for f in fields])
+
+
 class SpatialIndex:
     def __init__(self, regions: list[Region], grids: list[Grid], revision: str = "") -> None:
         self.revision = revision
@@ -272,6 +282,28 @@ class SpatialIndex:
                 current = self.region_parent[current]
             self._chains[region_id] = tuple(nodes)
         return self._chains[region_id]
+
+    def path(self, region_id: int) -> str:
+        """The region's materialised path ("/1/12/140/")."""
+        return "/" + "".join(f"{node.id}/" for node in reversed(self.chain(region_id)))
+
+    def region(self, region_id: int) -> Region | None:
+        """The current region as a model instance built from memory (its
+        other fields, the boundary among them, deferred): no query."""
+        node = self.regions.get(region_id)
+        if node is None:
+            return None
+        return _instance(Region, id=node.id, code=node.code, name=node.name, level=node.level,
+                         parent_id=self.region_parent[node.id], path=self.path(node.id))
+
+    def grid(self, grid_id: int) -> Grid | None:
+        """The current grid as a model instance built from memory, like :meth:`region`."""
+        i = self.grids.position.get(grid_id)
+        if i is None:
+            return None
+        node, community_id = self.grids.nodes[i], int(self.grids.parent_ids[i])
+        return _instance(Grid, id=node.id, code=node.code, name=node.name,
+                         community_id=community_id, path=self.path(community_id))
 
     def locate_many(self, lng: ArrayLike, lat: ArrayLike, *,
                     raster: bool | None = None) -> tuple[np.ndarray, np.ndarray]:

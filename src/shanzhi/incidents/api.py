@@ -16,6 +16,7 @@ from shanzhi.accounts.models import Role, User
 from shanzhi.accounts.scope import Scope
 from shanzhi.core.errors import NotAuthenticated, NotFound, ValidationError
 from shanzhi.core.privacy import mask_name, mask_phone, record_unmasked_view
+from shanzhi.geo.index import get_index
 from shanzhi.geo.models import Region
 
 from . import selectors, services
@@ -177,7 +178,12 @@ def _attachment_url(incident: Incident, attachment) -> str:
     return f"/api/v1/incidents/{incident.number}/attachments/{attachment.pk}"
 
 
-def _chain(region: Region) -> list[Region]:
+def _chain(region: Region) -> list:
+    """The region and its ancestors, lowest first (from the spatial index
+    unless the region is no longer current)."""
+    chain = get_index().chain(region.pk)
+    if chain:
+        return list(chain)
     ids = [int(p) for p in region.path.strip("/").split("/") if p]
     by_id = {r.pk: r for r in Region.objects.defer("geometry").filter(pk__in=ids)}
     return [by_id[i] for i in reversed(ids) if i in by_id]

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_save
 from django.utils.translation import gettext_lazy as _
 
 
@@ -7,3 +8,13 @@ class IncidentsConfig(AppConfig):
     label = "incidents"
     default_auto_field = "django.db.models.BigAutoField"
     verbose_name = _("Incidents")
+
+    def ready(self) -> None:
+        from . import rulebook
+        from .feed import timeline_written
+
+        rulebook.connect()
+
+        # every timeline row written wakes the live feed (docs/feed.md)
+        post_save.connect(timeline_written, sender="incidents.TimelineEntry",
+                          dispatch_uid="shanzhi.incidents.feed")

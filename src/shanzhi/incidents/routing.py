@@ -7,9 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shanzhi.accounts.models import Department
+from shanzhi.geo.index import get_index
 from shanzhi.geo.models import Region
 
-from .models import Category, CategoryRules, RoutingRule
+from .models import Category, CategoryRules
+from .rulebook import rule_book
 
 
 @dataclass(frozen=True)
@@ -31,25 +33,31 @@ def region_chain_ids(region: Region) -> list[int]:
 
 def suggest_department(*, region: Region, category: Category | None,
                        rules: CategoryRules | None) -> Route:
+    book = rule_book()
     chain = region_chain_ids(region)
-    depth = {rid: i for i, rid in enumerate(chain)}
-    categories = [None]
-    if category is not None:
-        categories = [category.pk, category.parent_id, None]
-    specificity = {c: i for i, c in enumerate(categories)}
-    candidates = [r for r in RoutingRule.objects.filter(region_id__in=chain).select_related(
-        "department", "category") if r.category_id in specificity and r.department_id]
-    if candidates:
-        best = min(candidates, key=lambda r: (depth[r.region_id], specificity[r.category_id]))
-        return Route(best.department, f"routing rule #{best.pk}: {best}")
+    categories = [None] if category is None else [category.pk, category.parent_id, None]
+    for rid in chain:  # the most specific region first, then the most specific category
+        here = book.routing.get(rid, ())
+        for category_id in categories:
+            for rule in here:
+                if rule.category_id == category_id:
+                    return Route(rule.department, f"routing rule #{rule.pk}: {rule}")
     if rules is not None and rules.departments:
-        levels = dict(Region.objects.filter(pk__in=chain).values_list("pk", "level"))
-        wanted = [(rid, rules.departments.get(levels.get(rid))) for rid in chain]
-        wanted = [(rid, kind) for rid, kind in wanted if kind]
-        found = {(d.region_id, d.kind): d for d in Department.objects.filter(
-            region_id__in=[rid for rid, _ in wanted], kind__in=[k for _, k in wanted])}
-        for rid, kind in wanted:
-            if (rid, kind) in found:
-                dept = found[(rid, kind)]
+        levels = _levels(chain)
+        for rid in chain:
+            kind = rules.departments.get(levels.get(rid))
+            dept = book.departments.get((rid, kind)) if kind else None
+            if dept is not None:
                 return Route(dept, f"category default for level {levels[rid]}: {kind}")
     return Route(None, "no routing rule and no default department matches")
+
+
+def _levels(region_ids: list[int]) -> dict[int, str]:
+    """Each region's level: from the spatial index, or the database for a
+    region no longer current."""
+    nodes = get_index().regions
+    levels = {rid: nodes[rid].level for rid in region_ids if rid in nodes}
+    missing = [rid for rid in region_ids if rid not in levels]
+    if missing:
+        levels.update(Region.objects.filter(pk__in=missing).values_list("pk", "level"))
+    return levels

@@ -14,16 +14,18 @@ from dataclasses import dataclass
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import F, Model
+from django.db.models import F
 from django.utils import timezone
 
 from shanzhi.accounts.models import Department, Role, User
 from shanzhi.accounts.scope import Scope
+from shanzhi.accounts.staff import centre_operators, department_members
+from shanzhi.analytics import rollups
 from shanzhi.core.calendar import get_calendar
 from shanzhi.core.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
 from shanzhi.geo.crs import check_crs, check_lng_lat, to_wgs84
 from shanzhi.geo.index import get_index
-from shanzhi.geo.models import Grid, Level, Region
+from shanzhi.geo.models import Level, Region
 from shanzhi.geo.selectors import current_region
 
 from . import workflow as wf
@@ -40,6 +42,7 @@ from .models import (
     TimelineEntry,
 )
 from .routing import suggest_department
+from .rulebook import rule_book
 
 #: Limits for incidents registered without a category (classified later).
 DEFAULT_LIMITS = {"accept": {"amount": 1, "unit": "working_hours"},
@@ -121,34 +124,14 @@ def _next_stage(incident: Incident, state: str,
              "overdue": False, "warned": False}, row)
 
 
-def _open_stage(incident: Incident, state: str, start: dt.datetime) -> dict:
-    """Open the stage of ``state`` (if any); return the incident fields to set."""
-    fields, row = _next_stage(incident, state, start)
-    if row is not None:
-        row.save(force_insert=True)
-    return fields
-
-
 def _close_stage(incident: Incident, now: dt.datetime) -> None:
-    # no SELECT and no Case (slow to compile): the late ones first, then the rest
-    open_stages = IncidentStage.objects.filter(incident_id=incident.pk, ended_at__isnull=True)
-    open_stages.filter(due_at__lt=now).update(ended_at=now, overdue=True)
-    open_stages.update(ended_at=now, overdue=False)
+    """End the open stage; the incident's ``due_at`` is that stage's."""
+    late = incident.due_at is not None and incident.due_at < now
+    IncidentStage.objects.filter(incident_id=incident.pk, ended_at__isnull=True).update(
+        ended_at=now, overdue=late)
 
 
 # ---------------------------------------------------------------- notifications
-
-def centre_operators(region_ids: Iterable[int]) -> list[int]:
-    return list(User.objects.filter(role=Role.OPERATOR, region_id__in=list(region_ids),
-                                    is_active=True).values_list("id", flat=True))
-
-
-def department_members(department_id: int | None) -> list[int]:
-    if department_id is None:
-        return []
-    return list(User.objects.filter(department_id=department_id, is_active=True)
-                .values_list("id", flat=True))
-
 
 def notify(*, user_ids: Iterable[int], incident: Incident | None, kind: str, message: str,
            now: dt.datetime | None = None, exclude: int | None = None) -> None:
@@ -236,15 +219,16 @@ def _check_photos(photos: Sequence[UploadedFile]) -> list[tuple[UploadedFile, st
     return checked
 
 
-def _save_photos(incident: Incident, entry: TimelineEntry | None, photos) -> list[str]:
-    names = []
+def _save_photos(incident: Incident, entry: TimelineEntry | None,
+                 photos) -> list[Attachment]:
+    saved = []
     for photo, content_type, ext, sha in photos:
         att = Attachment(incident=incident, entry=entry, content_type=content_type,
                          size=photo.size, sha256=sha, name=(photo.name or "")[:200])
         att.file.save(f"{sha[:32]}.{ext}", photo, save=False)
         att.save()
-        names.append(att.file.name)
-    return names
+        saved.append(att)
+    return saved
 
 
 def _request_hash(fields: Mapping, photos) -> str:
@@ -256,49 +240,54 @@ def _request_hash(fields: Mapping, photos) -> str:
 
 
 def _locate(*, lng, lat, crs: str, region_code: str | None, actor: User | None):
-    """(lng, lat, grid, region) for a point, or for an address in a region."""
+    """(lng, lat, grid, region) for a point, or for an address in a region.
+    The grid and regions come from the spatial index's memory: no query."""
+    index = get_index()
     if lng is not None or lat is not None:
         if lng is None or lat is None:
             raise ValidationError("give both lng and lat", field="lat" if lat is None else "lng")
         lng_f, lat_f = check_lng_lat(lng, lat)
         lng_f, lat_f = to_wgs84(lng_f, lat_f, check_crs(crs))
-        location = get_index().locate(lng_f, lat_f)
+        location = index.locate(lng_f, lat_f)
         if not location.regions:
             raise ValidationError(f"the point {lng_f:.6f},{lat_f:.6f} lies outside every city "
                                   "this platform serves", field="location")
-        grid = (Grid.objects.select_related("community")
-                .defer("geometry", "community__geometry").get(pk=location.grid.id)
-                if location.grid else None)
-        region = (grid.community if grid is not None  # the lowest region: its community
-                  and grid.community_id == location.regions[0].id
-                  else Region.objects.defer("geometry").get(pk=location.regions[0].id))
-        return lng_f, lat_f, grid, region
+        grid = index.grid(location.grid.id) if location.grid else None
+        return lng_f, lat_f, grid, index.region(location.regions[0].id)
     if region_code:
-        return None, None, None, current_region(region_code)
+        region = current_region(region_code)
+        if actor is not None and not Scope.for_user(actor).covers(region.path):
+            raise ValidationError(f"the region {region_code} lies outside your territory",
+                                  field="region")
+        return None, None, None, region
     if actor is not None and actor.region_id:
-        return None, None, None, actor.region
+        return None, None, None, index.region(actor.region_id) or actor.region
     raise ValidationError("give the location as lng/lat, or an address with its region",
                           field="location")
 
 
 def _category_and_rules(code: str) -> tuple[Category | None, CategoryRules | None]:
     """The active category with this code and its current rules (the latest
-    version): one query when it has rules; (category, None) for a class."""
-    rules = (CategoryRules.objects.select_related("category")
-             .filter(category__code=code, category__is_active=True).order_by("-number").first())
-    if rules is not None:
-        return rules.category, rules
-    return Category.objects.filter(code=code, is_active=True).first(), None
+    version); (category, None) for a class; (None, None) for no such category."""
+    return rule_book().categories.get(code, (None, None))
+
+
+def centre_above(region: Region) -> Region | None:
+    """The linkage centre above this one (without its boundary), or None at the top."""
+    if region.parent_id is None:
+        return None
+    return (get_index().region(region.parent_id)
+            or Region.objects.defer("geometry").get(pk=region.parent_id))
 
 
 def _holder_for(region: Region) -> Region:
     """The linkage centre that receives a new incident: its town's sub-centre,
     or the lowest region above the community when there is no town."""
-    chain = {r.level: r for r in Region.objects.defer("geometry").filter(
-        pk__in=[int(p) for p in region.path.strip("/").split("/") if p])}
+    index = get_index()
+    chain = {node.level: node.id for node in index.chain(region.pk)}
     for level in (Level.TOWN, Level.DISTRICT, Level.CITY):
         if level in chain:
-            return chain[level]
+            return index.region(chain[level]) or region
     return region
 
 
@@ -412,12 +401,14 @@ def _create(*, actor, channel, description, cat, rules, lng, lat, grid, located,
         grid=grid, region=located, path=located.path, holder=holder, reporter=actor,
         device=device, contact_name=contact_name[:100], contact_phone=contact_phone[:32],
         reported_at=reported_at, created_at=now, updated_at=now, extra=extra)
-    incident.save()
-    incident.number = f"SJ{timezone.localtime(reported_at):%Y%m%d}{incident.pk:08d}"
-    fields = _open_stage(incident, wf.REPORTED, reported_at)
+    fields, stage = _next_stage(incident, wf.REPORTED, reported_at)
     for name, value in fields.items():
         setattr(incident, name, value)
-    Incident.objects.filter(pk=incident.pk).update(number=incident.number, **fields)
+    incident.save(force_insert=True)
+    incident.number = f"SJ{timezone.localtime(reported_at):%Y%m%d}{incident.pk:08d}"
+    Incident.objects.filter(pk=incident.pk).update(number=incident.number)
+    assert stage is not None  # a reported incident waits for acceptance
+    stage.save(force_insert=True)
     entry = TimelineEntry.objects.create(
         incident=incident, action="report", actor=actor, at=now, from_state="",
         to_state=wf.REPORTED, data={
@@ -430,7 +421,10 @@ def _create(*, actor, channel, description, cat, rules, lng, lat, grid, located,
             "device": device.device_id if device else None,
             "reported_at": reported_at.isoformat(),
         })
-    _save_photos(incident, entry, photos)
+    rollups.incident_reported(incident)  # counted in this transaction
+    attachments = _save_photos(incident, entry, photos)
+    # what a fresh incident holds is known: answering with it needs no query
+    incident._prefetched_objects_cache = {"stages": [stage], "attachments": attachments}
     notify(user_ids=centre_operators([holder.pk]), incident=incident, kind="new",
            message=f"新事件 {incident.number}：{description[:60]}", now=now,
            exclude=actor.pk if actor else None)
@@ -548,6 +542,7 @@ def _apply(*, actor: User | None, incident: Incident, action: str, payload: Mapp
         stage_fields, new_stage = _next_stage(incident, target, now)
         updates.update(stage_fields)
     with transaction.atomic():
+        rollups.incident_changing(incident, updates)  # rolled back with a lost race
         rows = Incident.objects.filter(pk=incident.pk, version=incident.version).update(**updates)
         if rows != 1:
             raise _stale(incident)
@@ -564,23 +559,30 @@ def _apply(*, actor: User | None, incident: Incident, action: str, payload: Mapp
         if message:
             notify(user_ids=notify_ids, incident=incident, kind=action, message=message, now=now,
                    exclude=actor.pk if actor else None)
-    _refresh(incident, changes)
+    _refresh(incident, updates)
     return incident
 
 
-def _refresh(incident: Incident, changes: Mapping | None) -> None:
-    """Reload the row (the sweep changes fields without bumping the version),
-    keeping the related objects at hand — loaded before, or just set by
-    ``changes`` — that the row still points to: ``refresh_from_db`` drops
-    them, and each would cost a query on its next use."""
-    relations = [f for f in Incident._meta.concrete_fields if f.is_relation]
-    at_hand = {f.name: f.get_cached_value(incident) for f in relations if f.is_cached(incident)}
-    at_hand.update((k, v) for k, v in (changes or {}).items() if isinstance(v, Model))
-    incident.refresh_from_db()
-    for f in relations:
-        related = at_hand.get(f.name)
-        if related is not None and getattr(incident, f.attname) == related.pk:
-            f.set_cached_value(incident, related)
+#: What the sweep changes without bumping the version (see ``sla``).
+SWEPT_FIELDS = ("warned", "overdue", "supervise_count")
+
+
+def _refresh(incident: Incident, updates: Mapping) -> None:
+    """Bring the incident in memory to the row the compare-and-set wrote:
+    the values it set, the counters it moved, and the fields the sweep may
+    have changed meanwhile (read again)."""
+    for name, value in updates.items():
+        if name == "version" or name.endswith("_count"):
+            continue
+        setattr(incident, name, value)  # a model instance also keeps its relation cached
+    incident.version += 1
+    counters = [name for name in updates if name.endswith("_count")]
+    for name in counters:
+        setattr(incident, name, getattr(incident, name) + 1)
+    swept = Incident.objects.filter(pk=incident.pk).values_list(*SWEPT_FIELDS).first()
+    if swept is not None:
+        for name, value in zip(SWEPT_FIELDS, swept, strict=True):
+            setattr(incident, name, value)
 
 
 def _plain(payload: Mapping) -> dict:
@@ -697,7 +699,7 @@ def incident_dispatch(*, actor: User, incident: Incident, department: str, note:
 def incident_escalate(*, actor: User, incident: Incident, reason: str, **kw) -> Incident:
     """Pass up one level (上报): to the linkage centre above the holder,
     registered again, without a department."""
-    parent = incident.holder.parent  # None at the top: _apply's guard refuses it
+    parent = centre_above(incident.holder)  # None at the top: _apply's guard refuses it
     return _apply(actor=actor, incident=incident, action="escalate",
                   payload={"reason": reason}, data={"to": parent.code if parent else None},
                   changes={"holder": parent, "department": None, "pending_extension": None},

@@ -15,9 +15,11 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from shanzhi.accounts.staff import centre_operators, department_members
+
 from . import workflow as wf
 from .models import Incident, IncidentStage, TimelineEntry
-from .services import centre_operators, department_members, notify
+from .services import _close_stage, _next_stage, centre_above, notify
 
 log = logging.getLogger(__name__)
 CHUNK = 500
@@ -72,7 +74,8 @@ def _warn(pk: int, now: dt.datetime) -> int:
 def _mark_overdue(pk: int, now: dt.datetime) -> str:
     """'' if another worker (or a state change) got there first, else what was done."""
     with transaction.atomic():
-        incident = Incident.objects.select_related("rules", "holder").filter(pk=pk).first()
+        incident = (Incident.objects.select_related("rules", "holder")
+                    .defer("holder__geometry").filter(pk=pk).first())
         if incident is None or incident.due_at is None:
             return ""
         claimed = Incident.objects.filter(pk=pk, overdue=False, due_at=incident.due_at,
@@ -86,7 +89,7 @@ def _mark_overdue(pk: int, now: dt.datetime) -> str:
         data: dict = {"stage": incident.stage, "due_at": incident.due_at.isoformat(),
                       "rule": rule}
         recipients = _responsible(incident)
-        parent = incident.holder.parent
+        parent = centre_above(incident.holder)
         if rule in ("supervise", "escalate") and parent is not None:
             recipients += centre_operators([parent.pk])
         if rule == "supervise":
@@ -95,10 +98,16 @@ def _mark_overdue(pk: int, now: dt.datetime) -> str:
             done = "supervised"
         elif rule == "escalate" and parent is not None and incident.state in (
                 wf.REPORTED, wf.REGISTERED):
-            # still with the linkage centre: pass it to the one above
+            # still with the linkage centre: pass it to the one above, with a
+            # fresh deadline for its stage (the late one stays on record, red);
             # a new holder: bump the version, so that the old one's stale page conflicts
+            stage_fields, stage = _next_stage(incident, incident.state, now)
+            _close_stage(incident, now)
+            if stage is not None:
+                stage.save(force_insert=True)
             Incident.objects.filter(pk=pk).update(holder=parent, version=F("version") + 1,
-                                                  escalate_count=F("escalate_count") + 1)
+                                                  escalate_count=F("escalate_count") + 1,
+                                                  **stage_fields)
             data["escalated_to"] = parent.code
             done = "escalated"
         TimelineEntry.objects.create(incident=incident, action="overdue", actor=None, at=now,

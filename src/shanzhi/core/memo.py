@@ -1,0 +1,78 @@
+"""Per-process memos of what rarely changes and is read on every request
+(the category rules and routing, the working calendar).
+
+A memo is built once per process and rebuilt when its *stamp* — a cheap
+query — changes; the stamp is looked at no more often than every ``ttl``
+seconds, so another process sees a change within that time. The process that
+makes the change sees it at once: :func:`bump` (called in the writing
+transaction) moves a named revision on and forgets the memos that depend on
+it when the transaction commits.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+from django.db import transaction
+from django.db.models import F
+
+T = TypeVar("T")
+
+_memos: list[Memo] = []
+
+
+class Memo(Generic[T]):
+    def __init__(self, build: Callable[[], T], *, stamp: Callable[[], Hashable],
+                 ttl: float, revision: str = "") -> None:
+        self._build, self._stamp, self.ttl, self.revision = build, stamp, ttl, revision
+        self._lock = threading.Lock()
+        self._value: T | None = None
+        self._key: Hashable = None
+        self._checked_at = 0.0
+        _memos.append(self)
+
+    def get(self) -> T:
+        now = time.monotonic()
+        value = self._value
+        if value is not None and now - self._checked_at < self.ttl:
+            return value
+        with self._lock:
+            key = self._stamp()
+            if self._value is None or key != self._key:
+                self._value, self._key = self._build(), key
+            self._checked_at = time.monotonic()
+            return self._value
+
+    def reset(self) -> None:
+        with self._lock:
+            self._value, self._key, self._checked_at = None, None, 0.0
+
+
+def revision_stamp(name: str) -> Callable[[], int]:
+    """A stamp for :class:`Memo`: the number of the named revision."""
+    from .models import Revision
+
+    def stamp() -> int:
+        return Revision.objects.filter(name=name).values_list("number", flat=True).first() or 0
+    return stamp
+
+
+def bump(name: str) -> None:
+    """Move the named revision on (in the caller's transaction); every
+    process rebuilds the memos that depend on it."""
+    from .models import Revision
+
+    if not Revision.objects.filter(name=name).update(number=F("number") + 1):
+        Revision.objects.get_or_create(name=name, defaults={"number": 1})
+    reset_all(name)  # this transaction already sees the change
+    transaction.on_commit(lambda: reset_all(name))  # and not before it commits
+
+
+def reset_all(revision: str | None = None) -> None:
+    """Forget this process's memos (those of one revision, or all: tests)."""
+    for memo in _memos:
+        if revision is None or memo.revision == revision:
+            memo.reset()
