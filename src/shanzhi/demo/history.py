@@ -107,7 +107,7 @@ DISTRICT_WEIGHT = {"320508": 14, "320576": 13, "320505": 9, "320506": 11, "32050
 STREET_FACTOR = 2.5
 
 SWEEP_EVERY = dt.timedelta(hours=1)
-BATCH = 2_000
+BATCH = 200
 PROGRESS_EVERY = 5_000
 
 ROADS = ["干将路", "人民路", "观前街", "平江路", "十全街", "凤凰街", "石路", "金鸡湖大道",

@@ -1,7 +1,16 @@
-"""shanzhi demo [--no-serve] [--incidents N] [--history-days D]"""
+"""shanzhi demo [--no-serve] [--incidents N] [--history-days D]
 
+Serving, the history is built by a child process while the pages are already
+up (the overdue sweep starts once it is done: it must not run ahead of the
+history's simulated clock); with ``--no-serve``, in this process."""
+
+import subprocess
+import sys
+import threading
 import time
+from pathlib import Path
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandParser
 
@@ -37,7 +46,8 @@ class Command(OperatorCommand):
         else:
             build_demo(seed=opts["seed"], progress=self.progress)
             self.progress(f"territory built in {time.monotonic() - started:.0f} s")
-        if opts["incidents"] > 0 and not Incident.objects.exists():
+        history = opts["incidents"] > 0 and not Incident.objects.exists()
+        if history and opts["no_serve"]:
             build_history(days=opts["history_days"], incidents=opts["incidents"],
                           seed=opts["seed"], progress=self.progress)
             self.progress(f"built in {time.monotonic() - started:.0f} s")
@@ -54,5 +64,39 @@ class Command(OperatorCommand):
             "  worker_full         full-time grid worker, two grids\n"
             "  worker_part         part-time grid worker, one grid\n"
             "  viewer              viewer, 苏州市\n")
-        if not opts["no_serve"]:
+        if opts["no_serve"]:
+            return
+        if not history:
             call_command("serve", host=opts["host"], port=opts["port"])
+            return
+        child, log = self._history_in_background(opts)
+        try:
+            call_command("serve", host=opts["host"], port=opts["port"], no_sweep=True)
+        finally:
+            if child.poll() is None:
+                child.terminate()
+                self.progress(f"the history was stopped before its end (see {log}); "
+                              "delete the data directory to build it again")
+
+    def _history_in_background(self, opts) -> tuple[subprocess.Popen, Path]:
+        """``shanzhi demo --no-serve`` in a child process: it finds the
+        territory built and makes the history; then the sweep starts here."""
+        log = Path(settings.DATA_DIR) / "demo-history.log"
+        command = [sys.executable, "-m", "shanzhi.cli", "demo", "--no-serve",
+                   "--incidents", str(opts["incidents"]), "--history-days",
+                   str(opts["history_days"]), "--seed", str(opts["seed"])]
+        with log.open("w") as out:
+            child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        self.progress(f"building {opts['incidents']:,} incidents of history in the background "
+                      f"(about {opts['incidents'] // 4_000 + 1} min; the pages fill as it "
+                      f"goes): tail -f {log}")
+
+        def sweep_when_done() -> None:
+            if child.wait() == 0 and settings.WORKER_IN_SERVER:
+                from shanzhi.web.management.commands.serve import sweep_forever
+
+                sweep_forever()
+
+        threading.Thread(target=sweep_when_done, name="shanzhi-demo-history",
+                         daemon=True).start()
+        return child, log

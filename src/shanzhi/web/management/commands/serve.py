@@ -22,6 +22,9 @@ class Command(OperatorCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--workers", type=int, default=1,
                             help="server processes (use PostgreSQL when more than one)")
+        parser.add_argument("--no-sweep", action="store_true",
+                            help="do not run the overdue sweep in-process even in embedded "
+                            "mode (a separate `shanzhi worker` runs it)")
 
     def handle(self, *args, **opts):
         executor = MigrationExecutor(connection)
@@ -29,8 +32,8 @@ class Command(OperatorCommand):
             raise ValidationError("the database is not up to date: run 'shanzhi migrate' first")
         import uvicorn
 
-        if settings.WORKER_IN_SERVER:
-            threading.Thread(target=_sweep_forever, name="shanzhi-worker", daemon=True).start()
+        if settings.WORKER_IN_SERVER and not opts["no_sweep"]:
+            threading.Thread(target=sweep_forever, name="shanzhi-worker", daemon=True).start()
             self.stdout.write("running the overdue sweep in-process (embedded mode)")
 
         self.stdout.write(f"serving on http://{opts['host']}:{opts['port']}/ (Ctrl-C stops)")
@@ -38,7 +41,7 @@ class Command(OperatorCommand):
                     workers=opts["workers"], log_level="info", lifespan="off")
 
 
-def _sweep_forever(interval: float = 60.0) -> None:
+def sweep_forever(interval: float = 60.0) -> None:
     """The worker's loop inside the server process (embedded mode)."""
     from shanzhi.incidents.sla import sweep
 
