@@ -42,6 +42,16 @@ def test_a_grid_worker_sees_only_their_grids(personas, territory):
         scope.grid(territory.west_grids[1].code)
 
 
+def test_a_grid_given_to_a_worker_or_taken_away_counts_at_once(personas, territory):
+    Scope.for_user(personas.worker)  # who works where is in memory now
+    worker = personas.worker.grid_worker
+    worker.grids.add(territory.west_grids[1])
+    assert codes(Scope.for_user(personas.worker).grids()) == [
+        territory.west_grids[0].code, territory.west_grids[1].code]
+    worker.grids.remove(territory.west_grids[0])
+    assert codes(Scope.for_user(personas.worker).grids()) == [territory.west_grids[1].code]
+
+
 def test_a_handler_sees_the_territory_of_their_department(personas, territory):
     scope = Scope.for_user(personas.handler)
     assert scope.department_id == personas.handler.department_id

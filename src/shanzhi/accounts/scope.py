@@ -19,6 +19,7 @@ from shanzhi.geo.index import get_index
 from shanzhi.geo.models import Grid, Region
 
 from .models import Department, Role, User
+from .staff import worker_grids
 
 
 @dataclass(frozen=True)
@@ -38,16 +39,18 @@ class Scope:
             return cls()
         if user.is_superuser:
             return cls(unrestricted=True, role=Role.CITY_ADMIN, user_id=user.pk)
+        index = get_index()
         if user.role == Role.GRID_WORKER:
-            grids = list(Grid.objects.current().filter(workers__user_id=user.pk)
-                         .values_list("id", "community__path"))
-            return cls(paths=tuple(sorted({path for _, path in grids})),
-                       grid_ids=frozenset(pk for pk, _ in grids), role=user.role,
-                       user_id=user.pk)
+            assigned = worker_grids(user.pk)
+            grids = {g.pk: g.path for g in map(index.grid, assigned) if g is not None}
+            if len(grids) < len(assigned):  # retired, or not in the index: ask the database
+                grids.update(Grid.objects.current().filter(pk__in=assigned - grids.keys())
+                             .values_list("id", "community__path"))
+            return cls(paths=tuple(sorted(set(grids.values()))), grid_ids=frozenset(grids),
+                       role=user.role, user_id=user.pk)
         region_id = user.region_id or (
             Department.objects.filter(pk=user.department_id).values_list("region_id", flat=True)
             .first() if user.department_id else None)
-        index = get_index()
         path = (index.path(region_id) if region_id in index.regions else
                 Region.objects.filter(pk=region_id).values_list("path", flat=True).first())
         if path is None:
