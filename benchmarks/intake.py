@@ -49,9 +49,13 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-from _setup import ROOT, add_data_arguments  # benchmarks/ is on sys.path as a script
+from _setup import (  # benchmarks/ is on sys.path as a script
+    ROOT,
+    add_data_arguments,
+    drop_database,
+    throwaway_database,
+)
 
 TARGET_PER_S = 300
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/shanzhi_bench"
@@ -143,7 +147,7 @@ def child(args, url: str) -> int:
     postgres = url != "sqlite"
     started = time.perf_counter()
     if postgres:
-        url = _throwaway_database(url)
+        url = throwaway_database(url)
         data_dir = Path(tempfile.mkdtemp(prefix="shanzhi-intake-"))
         os.environ.update(SHANZHI_DATABASE_URL=url, SHANZHI_DATA_DIR=str(data_dir),
                           DJANGO_SETTINGS_MODULE="shanzhi.settings")
@@ -179,33 +183,9 @@ def child(args, url: str) -> int:
             connections.close_all()
             shutil.rmtree(data_dir, ignore_errors=True)
             if not args.keep:
-                _drop_database(url)
+                drop_database(url)
     print("RESULT " + json.dumps(result), flush=True)
     return 0 if result["ok"] else 1
-
-
-def _throwaway_database(url: str) -> str:
-    """Create (again) the benchmark's own database on the server of ``url``."""
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/") or "shanzhi_bench"
-    if "bench" not in name:
-        raise SystemExit(f"refusing to recreate database {name!r}: name it *bench*")
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def _drop_database(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')
 
 
 def _reports(count: int, seed: int) -> list[tuple[str, dict]]:

@@ -41,6 +41,13 @@ def _sqlite_test_database_on_disk() -> None:
 _sqlite_test_database_on_disk()
 
 
+def pytest_collection_modifyitems(items):
+    """Browser tests last: Playwright's sync API keeps an event loop running in
+    the main thread for the rest of the session, and ``asyncio.run`` in a
+    later test would refuse to start."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

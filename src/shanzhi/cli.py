@@ -27,16 +27,18 @@ People and access
   token create           print a new API bearer token for a user
   department create      create a handling department at some level
   device create          register an IoT sensor or video source, print its token
+  open311 key create     print a new Open311 API key for a citizen app or 311 client
 
 Working calendar
   calendar show YEAR     the holidays and make-up working days of a year
   calendar import-year   enter a year's official schedule (published each December)
   calendar due           when a limit in working days or hours falls due
 
+Command centre
+  analytics rebuild      recompute the command centre's rollups from the incidents
+
 Anything else Django offers: shanzhi help --all
 """
-
-
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "shanzhi.geo",
     "shanzhi.accounts",
     "shanzhi.incidents",
+    "shanzhi.analytics",
+    "shanzhi.open311",
     "shanzhi.web",
     "shanzhi.demo",
 ]
@@ -57,7 +59,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.gzip.GZipMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "shanzhi.core.middleware.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -96,6 +98,10 @@ if DATABASE_URL:
         # its own, and per-thread persistent connections would pile up.
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": 2, "max_size": int(env("DB_POOL_SIZE", "10"))}
+        # parameters bound by the server, and statements run often prepared
+        # once per connection: the planning of every report's statements was
+        # a quarter of its time (benchmarks/intake.py)
+        DATABASES["default"]["OPTIONS"]["server_side_binding"] = True
 else:
     DATABASES = {
         "default": {

@@ -91,7 +91,7 @@ def log_in(live_server) -> Callable:
     """``log_in(page, user)`` fills the log-in form and waits for the map to be ready."""
 
     def do(page, user, password: str = PASSWORD) -> None:
-        page.goto(f"{live_server.url}/login/")
+        page.goto(f"{live_server.url}/login/?next=/map/")  # else the home page
         page.fill("#id_username", user.username)
         page.fill("#id_password", password)
         page.click("form.login-form button[type=submit]")

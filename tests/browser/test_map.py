@@ -142,7 +142,7 @@ def test_the_language_switch_turns_the_page_english(new_page, log_in, personas):
     page.wait_for_url("**/map/")
     wait_for_map(page)
     assert page.locator("html").get_attribute("lang") == "en"
-    assert page.locator(".topnav a").inner_text() == "Territory map"
+    assert page.locator(".topnav a[data-menu='map']").inner_text() == "Territory map"
     assert page.locator("#info-level-text").inner_text() == "City"
 
 
@@ -154,7 +154,7 @@ def test_screenshots_of_the_suzhou_demo(new_page, live_server, transactional_db)
     admin = User.objects.get(username="admin")
 
     page = new_page()
-    page.goto(f"{live_server.url}/login/")
+    page.goto(f"{live_server.url}/login/?next=/map/")
     page.screenshot(path=SCREENSHOTS / "login.png")
     page.fill("#id_username", admin.username)
     page.fill("#id_password", DEMO_PASSWORD)

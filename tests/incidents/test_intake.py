@@ -311,6 +311,16 @@ def test_an_address_in_a_region_outside_the_reporters_territory_is_refused(api, 
     assert counts() == before
 
 
+def test_a_point_outside_the_reporters_territory_is_refused(api, cast):
+    before = counts()
+    response = api.client.post(URL, {
+        "channel": "hotline_12345", "description": "西边的路灯不亮", **WEST_POINT},
+        content_type="application/json", headers=api.headers(cast.east_operator))
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["field"] == "location"
+    assert counts() == before
+
+
 def test_a_body_that_is_not_json_is_400_and_writes_nothing(api, cast):
     before = counts()
     response = api.client.post(URL, "channel=grid_patrol{", content_type="application/json",

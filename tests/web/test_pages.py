@@ -29,14 +29,13 @@ def map_config(response) -> dict:
     return json.loads(html[start:html.index("</script>", start)])
 
 
-def test_logging_in_leads_to_the_map(client, personas):
+def test_logging_in_leads_to_the_home_page(client, personas):
     response = client.post("/login/", {"username": "admin", "password": PASSWORD})
     assert response.status_code == 302
     assert response["Location"] == "/"
-    response = client.get("/", follow=True)
-    assert response.redirect_chain == [("/map/", 302)]
+    response = client.get("/")
     assert response.status_code == 200
-    assert 'id="map"' in response.content.decode()
+    assert 'class="home-tiles"' in response.content.decode()
 
 
 def test_logging_in_returns_to_the_page_asked_for(client, personas):

@@ -9,6 +9,7 @@ from ninja.errors import HttpError as NinjaHttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
 from shanzhi.accounts.auth import BearerToken, Session
+from shanzhi.analytics.api import router as command_router
 from shanzhi.core.api import router as calendar_router
 from shanzhi.core.errors import DomainError, NotAuthenticated, NotFound
 from shanzhi.geo.api import router as geo_router
@@ -63,3 +64,4 @@ def http_error(request, exc: NinjaHttpError):
 api.add_router("/geo/", geo_router)
 api.add_router("/calendar/", calendar_router)
 api.add_router("/", incidents_router)
+api.add_router("/command/", command_router)

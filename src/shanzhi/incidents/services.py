@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -253,7 +253,11 @@ def _locate(*, lng, lat, crs: str, region_code: str | None, actor: User | None):
             raise ValidationError(f"the point {lng_f:.6f},{lat_f:.6f} lies outside every city "
                                   "this platform serves", field="location")
         grid = index.grid(location.grid.id) if location.grid else None
-        return lng_f, lat_f, grid, index.region(location.regions[0].id)
+        region = index.region(location.regions[0].id)
+        if actor is not None and not Scope.for_user(actor).covers(region.path):
+            raise ValidationError(f"the point {lng_f:.6f},{lat_f:.6f} lies outside your "
+                                  "territory", field="location")
+        return lng_f, lat_f, grid, region
     if region_code:
         region = current_region(region_code)
         if actor is not None and not Scope.for_user(actor).covers(region.path):
@@ -390,6 +394,23 @@ def _replay(owner: str, key: str, request_hash: str) -> Incident | None:
     return record.incident
 
 
+def _number(reported_at: dt.datetime, pk: int) -> str:
+    """The number people read out on the phone: SJ, the day reported, the id."""
+    return f"SJ{timezone.localtime(reported_at):%Y%m%d}{pk:08d}"
+
+
+def _next_incident_id() -> int | None:
+    """On PostgreSQL the next id from the table's sequence (so the row is
+    written once, with its number); None elsewhere (the row gets its id when
+    written, its number by a second statement)."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id'))",
+                       [Incident._meta.db_table])
+        return cursor.fetchone()[0]
+
+
 def _create(*, actor, channel, description, cat, rules, lng, lat, grid, located, address,
             contact_name, contact_phone, reported_at, urgency, extra, device, photos,
             now) -> Incident:
@@ -404,9 +425,13 @@ def _create(*, actor, channel, description, cat, rules, lng, lat, grid, located,
     fields, stage = _next_stage(incident, wf.REPORTED, reported_at)
     for name, value in fields.items():
         setattr(incident, name, value)
+    pk = _next_incident_id()
+    if pk is not None:  # the number is known before the row is written
+        incident.pk, incident.number = pk, _number(reported_at, pk)
     incident.save(force_insert=True)
-    incident.number = f"SJ{timezone.localtime(reported_at):%Y%m%d}{incident.pk:08d}"
-    Incident.objects.filter(pk=incident.pk).update(number=incident.number)
+    if pk is None:
+        incident.number = _number(reported_at, incident.pk)
+        Incident.objects.filter(pk=incident.pk).update(number=incident.number)
     assert stage is not None  # a reported incident waits for acceptance
     stage.save(force_insert=True)
     entry = TimelineEntry.objects.create(

@@ -1,10 +1,20 @@
 from django.urls import path
 
-from . import views
+from . import command, desk, incident, intake, views
 
+app_name = "web"
 urlpatterns = [
     path("", views.home, name="home"),
     path("map/", views.territory_map, name="map"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("incidents/", desk.case_desk, name="incidents"),
+    path("incidents/new/", intake.intake, name="intake"),
+    path("incidents/export.xlsx", desk.export, name="incidents_export"),
+    path("incidents/<str:number>/", incident.incident_page, name="incident"),
+    path("incidents/<str:number>/contact/", incident.incident_contact, name="incident_contact"),
+    path("incidents/<str:number>/act/<str:action>/", incident.incident_act,
+         name="incident_act"),
+    path("desk/", desk.department_desk, name="department_desk"),
+    path("command/", command.command_centre, name="command"),
 ]

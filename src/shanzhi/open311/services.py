@@ -1,0 +1,236 @@
+"""Writes of the Open311 server: API keys (their service accounts), the rate
+windows, and filing a service request — through ``incidents.services.incident_report``,
+channel ``open311``, never by writing an incident directly."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import EmailValidator, URLValidator
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from shanzhi.accounts.models import Role
+from shanzhi.accounts.services import user_create
+from shanzhi.core.errors import DomainError, NotFound, PermissionDenied, ValidationError
+from shanzhi.geo.models import Region
+from shanzhi.geo.selectors import current_region
+from shanzhi.incidents.models import Channel, Incident
+from shanzhi.incidents.services import MAX_DESCRIPTION, incident_report
+
+from .models import ApiKey, RateWindow, ServiceRequest
+
+#: last_used_at is written at most this often per key.
+TOUCH_EVERY = dt.timedelta(minutes=5)
+WINDOW = dt.timedelta(minutes=1)
+CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+class RateLimited(DomainError):
+    status = 429
+    code = "rate_limited"
+
+
+# ---------------------------------------------------------------- keys
+
+def jurisdiction_check(region: Region) -> Region:
+    if region.parent_id is not None or region.valid_to is not None:
+        raise ValidationError(f"{region.code} is not a current city: a jurisdiction is a "
+                              "top-level region", field="jurisdiction")
+    return region
+
+
+@transaction.atomic
+def key_create(*, name: str, jurisdiction: str | None = None, rate_limit: int = 60,
+               answers_with_token: bool = False) -> tuple[ApiKey, str]:
+    """A new key and its service account (an operator of the jurisdiction,
+    without a password: it can never log in). Returns the key and its secret,
+    shown once; only its hash is kept."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError("the key needs a name (the application it is for)", field="name")
+    if jurisdiction:
+        region = jurisdiction_check(current_region(jurisdiction, field="jurisdiction"))
+    else:
+        cities = list(Region.objects.current().filter(parent__isnull=True).defer("geometry")[:2])
+        if len(cities) != 1:
+            raise ValidationError("several cities (or none) are served here: give the "
+                                  "jurisdiction (a city's code)", field="jurisdiction")
+        region = cities[0]
+    if rate_limit < 1:
+        raise ValidationError("the rate limit must be at least 1 request a minute",
+                              field="rate_limit")
+    user = user_create(username=f"open311-{secrets.token_hex(5)}",
+                       password=secrets.token_urlsafe(24), role=Role.OPERATOR,
+                       region_code=region.code, display_name=f"Open311: {name}"[:100],
+                       validate=False)
+    user.set_unusable_password()
+    user.save(update_fields=["password"])
+    secret = ApiKey.PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey.objects.create(name=name[:100], jurisdiction=region, user=user,
+                                key_hash=ApiKey.hash(secret), hint=secret[:10],
+                                rate_limit=rate_limit, answers_with_token=answers_with_token)
+    return key, secret
+
+
+def key_revoke(*, key: ApiKey, now: dt.datetime | None = None) -> None:
+    ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(
+        revoked_at=now or timezone.now())
+
+
+def key_authenticate(secret: str, *, now: dt.datetime | None = None) -> ApiKey:
+    """The live key with this secret, or PermissionDenied (HTTP 403)."""
+    key = (ApiKey.objects.select_related("user").defer("jurisdiction__geometry")
+           .filter(key_hash=ApiKey.hash(secret), revoked_at__isnull=True).first()
+           if secret else None)
+    if key is None or not key.user.is_active:
+        raise PermissionDenied("invalid api_key", field="api_key")
+    now = now or timezone.now()
+    if key.last_used_at is None or now - key.last_used_at > TOUCH_EVERY:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+    return key
+
+
+def rate_count(*, key: ApiKey, now: dt.datetime | None = None) -> None:
+    """Count one request in the key's current minute; RateLimited past its
+    limit. A fixed window in the database: every server process shares it."""
+    now = now or timezone.now()
+    start = now.replace(second=0, microsecond=0)
+    counted = RateWindow.objects.filter(key=key, start=start).update(count=F("count") + 1)
+    if not counted:
+        try:
+            with transaction.atomic():
+                RateWindow.objects.create(key=key, start=start, count=1)
+        except IntegrityError:  # another process opened the window first
+            RateWindow.objects.filter(key=key, start=start).update(count=F("count") + 1)
+        RateWindow.objects.filter(key=key, start__lt=start - dt.timedelta(hours=1)).delete()
+    count = RateWindow.objects.filter(key=key, start=start).values_list("count", flat=True).first()
+    if count is not None and count > key.rate_limit:
+        retry = int((start + WINDOW - now).total_seconds()) + 1
+        raise RateLimited(f"more than {key.rate_limit} requests a minute with this api_key: "
+                          f"retry in {retry} s", field="api_key", details={"retry_after": retry})
+
+
+# ---------------------------------------------------------------- filing a request
+
+@dataclass(frozen=True)
+class Filed:
+    incident: Incident
+    request: ServiceRequest
+
+
+def _contact_name(first: str, last: str) -> str:
+    first, last = first.strip(), last.strip()
+    if CJK.search(first + last):  # 张 + 三: the family name first, no space
+        return f"{last}{first}"
+    return " ".join(p for p in (first, last) if p)
+
+
+def _check_optional(value: str, validator, field: str, limit: int) -> str:
+    value = value.strip()
+    if not value:
+        return ""
+    if len(value) > limit:
+        raise ValidationError(f"{field} is longer than {limit} characters", field=field)
+    try:
+        validator(value)
+    except DjangoValidationError:
+        raise ValidationError(f"{field} is not valid: {value[:60]!r}", field=field) from None
+    return value
+
+
+def request_file(*, key: ApiKey, city: Region | None = None, service_code: str,
+                 description: str = "", lat: str = "", long: str = "",
+                 address_string: str = "", address_id: str = "",
+                 attributes: Mapping[str, list[str]] | None = None, email: str = "",
+                 device_id: str = "", account_id: str = "", first_name: str = "",
+                 last_name: str = "", phone: str = "", media_url: str = "") -> Filed:
+    """File a service request as the key's service account. ``attributes``:
+    code → the values given (one for most datatypes, several for a
+    multivaluelist); codes the service does not define are ignored. The
+    place must lie in ``city`` (the key's jurisdiction by default)."""
+    from .selectors import service_info
+
+    problems: list[ValidationError] = []
+    if not service_code:
+        raise ValidationError("service_code was not provided", field="service_code")
+    service = service_info(service_code)
+    if service is None:
+        raise NotFound(f"service_code {service_code!r} was not found", field="service_code")
+    fields = {f["code"]: f for f in service.fields}
+    if (lat == "") != (long == ""):
+        problems.append(ValidationError("lat and long must be given together",
+                                        field="lat" if lat == "" else "long"))
+    elif lat == "" and not address_string and not address_id:
+        problems.append(ValidationError("a location is required: lat and long, "
+                                        "address_string or address_id", field="location"))
+    coords = {}
+    if lat != "" and long != "":
+        try:
+            coords = {"lat": float(lat), "lng": float(long)}
+        except ValueError:
+            problems.append(ValidationError("lat and long must be numbers", field="lat"))
+    if len(description) > MAX_DESCRIPTION:
+        problems.append(ValidationError(f"description is longer than {MAX_DESCRIPTION} "
+                                        "characters", field="description"))
+    extra: dict = {}
+    for code, spec in fields.items():
+        values = [v for v in (attributes or {}).get(code, []) if v != ""]
+        if not values:
+            if spec.get("required"):
+                problems.append(ValidationError(
+                    f"attribute[{code}] ({spec.get('name', code)}) is required",
+                    field=f"attribute[{code}]"))
+            continue
+        if spec.get("datatype") == "multivaluelist":
+            extra[code] = values
+        elif len(values) > 1:
+            problems.append(ValidationError(f"attribute[{code}] takes one value",
+                                            field=f"attribute[{code}]"))
+        else:
+            extra[code] = values[0]
+    try:
+        email = _check_optional(email, EmailValidator(), "email", 254)
+    except ValidationError as exc:
+        problems.append(exc)
+    try:
+        media_url = _check_optional(media_url, URLValidator(schemes=["http", "https"]),
+                                    "media_url", 500)
+    except ValidationError as exc:
+        problems.append(exc)
+    if problems:
+        raise Problems(problems)
+    text = description.strip() or service.name  # the spec's description is optional
+    address = address_string.strip() or (f"address_id {address_id}" if address_id else "")
+    with transaction.atomic():
+        incident, _created = incident_report(
+            actor=key.user, channel=Channel.OPEN311, description=text, category=service_code,
+            address=address, contact_name=_contact_name(first_name, last_name),
+            contact_phone=phone.strip(), extra=extra or None, **coords)
+        request = ServiceRequest.objects.create(
+            incident=incident, key=key, token=uuid.uuid4().hex, account_id=account_id[:100],
+            device_id=device_id[:100], email=email, address_id=address_id[:100],
+            media_url=media_url)
+        city = city or key.jurisdiction
+        if not incident.path.startswith(city.path):  # rolls the incident back
+            raise ValidationError(f"the location lies outside {city.name} ({city.code}), "
+                                  "this api_key's jurisdiction", field="location")
+    return Filed(incident, request)
+
+
+class Problems(ValidationError):
+    """Several problems at once (the spec allows a list of errors)."""
+
+    def __init__(self, problems: list[ValidationError]) -> None:
+        super().__init__("; ".join(p.message for p in problems), field=problems[0].field)
+        self.problems = problems
+
+    def lines(self) -> list[str]:
+        return [p.message for p in self.problems]

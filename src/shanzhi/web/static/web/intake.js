@@ -1,0 +1,151 @@
+// The intake form's small map: the user's territory with its grids (drawn like
+// map.js and incident_map.js: no base map unless a tile URL is set, data from
+// the territory API with the page's session). A click sets the report's point
+// (the form's lng/lat fields) and says which grid it falls in; typed
+// coordinates move the point.
+//
+// For tests: window.__intakeMap is the MapLibre map; window.__intakeMapReady
+// is true once the map is idle with its grids.
+
+const MAX_ZOOM = 18;
+const EMPTY = { type: "FeatureCollection", features: [] };
+const PADDING = 24;
+
+export function startIntakeMap(maplibregl, config) {
+  window.__intakeMapReady = false;
+  const t = config.messages;
+  const el = (id) => document.getElementById(id);
+  const lngInput = el("i-lng");
+  const latInput = el("i-lat");
+  const status = el("point-status");
+  const map = new maplibregl.Map({
+    container: "intake-map",
+    style: style(config.tileUrl),
+    center: [120.62, 31.3],
+    zoom: 9,
+    maxZoom: MAX_ZOOM,
+    attributionControl: false,
+    dragRotate: false,
+    pitchWithRotate: false,
+    touchPitch: false,
+  });
+  window.__intakeMap = map;
+  map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-right");
+  map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-right");
+  map.touchZoomRotate.disableRotation();
+  map.getCanvas().style.cursor = "crosshair";
+
+  let locating = 0;
+  const typed = () => {
+    const lng = Number.parseFloat(lngInput.value);
+    const lat = Number.parseFloat(latInput.value);
+    return Number.isFinite(lng) && Number.isFinite(lat) ? [lng, lat] : null;
+  };
+
+  async function showPoint(point, { pan = false } = {}) {
+    const source = map.getSource("point");
+    if (!source) return;
+    source.setData(point ? { type: "Feature", properties: {},
+                             geometry: { type: "Point", coordinates: point } } : EMPTY);
+    if (!point) {
+      map.setFilter("grid-picked", ["==", ["get", "code"], ""]);
+      return;
+    }
+    if (pan && !map.getBounds().contains(point)) map.easeTo({ center: point, duration: 0 });
+    const seq = ++locating;
+    const place = await get(`${config.apiBase}locate?lng=${point[0]}&lat=${point[1]}`);
+    if (seq !== locating) return;
+    const code = place && place.grid ? place.grid.code : "";
+    map.setFilter("grid-picked", ["==", ["get", "code"], code]);
+    if (!place || !place.regions.length) {
+      status.textContent = t.outside;
+      status.classList.add("is-outside");
+      return;
+    }
+    status.classList.remove("is-outside");
+    const names = place.regions.filter((r) => r.level !== "city").map((r) => r.name);
+    status.textContent = place.grid
+      ? `${t.inGrid}：${[place.grid.name, ...names].join(" · ")}`
+      : [...names].join(" · ");
+  }
+
+  map.on("load", async () => {
+    const territory = await get(`${config.apiBase}territory`);
+    const roots = territory ? territory.roots : [];
+    if (territory && territory.bbox) {
+      map.fitBounds(territory.bbox, { padding: PADDING, duration: 0, maxZoom: 16 });
+    }
+    const zoom = Math.max(10, Math.min(16, Math.round(map.getZoom()) + 1));
+    const meshes = await Promise.all(roots.map((r) => get(
+      `${config.apiBase}regions/${encodeURIComponent(r.code)}/grids.geojson?zoom=${zoom}&slim=true`)));
+    if (territory === null || meshes.includes(null)) status.textContent = t.loadFailed;
+    const grids = { type: "FeatureCollection",
+                    features: meshes.flatMap((m) => (m ? m.features : [])) };
+    addLayers(map, grids);
+    map.on("click", (event) => {
+      const point = [round(event.lngLat.lng), round(event.lngLat.lat)];
+      lngInput.value = point[0];
+      latInput.value = point[1];
+      for (const input of [lngInput, latInput]) {
+        input.dispatchEvent(new Event("input", { bubbles: true }));
+        input.removeAttribute("aria-invalid");
+      }
+      const radio = el("locate-point");
+      if (!radio.checked) {
+        radio.checked = true;
+        radio.dispatchEvent(new Event("change", { bubbles: true }));
+      }
+      showPoint(point);
+    });
+    for (const input of [lngInput, latInput]) {
+      input.addEventListener("change", () => showPoint(typed(), { pan: true }));
+    }
+    await showPoint(typed(), { pan: true });
+    map.once("idle", () => { window.__intakeMapReady = true; });
+    map.triggerRepaint();
+  });
+  return map;
+}
+
+function round(value) {
+  return Math.round(value * 1e6) / 1e6;
+}
+
+function style(tileUrl) {
+  const sources = {};
+  const layers = [{ id: "bg", type: "background", paint: { "background-color": "#eef2f5" } }];
+  if (tileUrl) {
+    sources.tiles = { type: "raster", tiles: [tileUrl], tileSize: 256 };
+    layers.push({ id: "tiles", type: "raster", source: "tiles", paint: { "raster-opacity": 0.85 } });
+  }
+  return { version: 8, sources, layers };
+}
+
+async function get(url) {
+  try {
+    const response = await fetch(url, { credentials: "same-origin",
+                                         headers: { Accept: "application/json" } });
+    return response.ok ? await response.json() : null;
+  } catch (error) {
+    console.warn("the intake map's data could not be loaded", error);
+    return null;
+  }
+}
+
+function addLayers(map, grids) {
+  map.addSource("grids", { type: "geojson", data: grids });
+  map.addSource("point", { type: "geojson", data: EMPTY });
+  map.addLayer({ id: "grid-fill", type: "fill", source: "grids",
+                 paint: { "fill-color": "#dfe8f1", "fill-opacity": 0.85 } });
+  map.addLayer({ id: "grid-picked", type: "fill", source: "grids",
+                 filter: ["==", ["get", "code"], ""],
+                 paint: { "fill-color": "#ffe3bf", "fill-opacity": 0.95 } });
+  map.addLayer({ id: "grid-line", type: "line", source: "grids",
+                 paint: { "line-color": "#3d5a80", "line-width": 0.6, "line-opacity": 0.7 } });
+  map.addLayer({ id: "point-halo", type: "circle", source: "point",
+                 paint: { "circle-radius": 14, "circle-color": "#c92a2a",
+                          "circle-opacity": 0.18 } });
+  map.addLayer({ id: "point", type: "circle", source: "point",
+                 paint: { "circle-radius": 7, "circle-color": "#c92a2a",
+                          "circle-stroke-color": "#ffffff", "circle-stroke-width": 2 } });
+}

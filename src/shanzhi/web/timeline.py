@@ -1,0 +1,166 @@
+"""The incident's timeline as the page shows it: each entry's action in the
+user's language, who took it, and what it carried (codes turned into names,
+with one query per kind of code for the whole timeline)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from shanzhi.accounts.models import Department
+from shanzhi.geo.models import Region
+from shanzhi.incidents import selectors
+from shanzhi.incidents.models import (
+    Attachment,
+    Category,
+    Channel,
+    Incident,
+    State,
+    TimelineEntry,
+)
+
+from .actions import ACTION_LABELS, FIELD_LABELS, LEVELS, SATISFACTION, UNITS
+
+STAGES = {"accept": gettext_lazy("acceptance"), "dispatch": gettext_lazy("dispatch"),
+          "sign": gettext_lazy("signing"), "handle": gettext_lazy("handling"),
+          "verify": gettext_lazy("verification")}
+OVERDUE_RULES = {"notify": gettext_lazy("the responsible were told"),
+                 "supervise": gettext_lazy("supervised automatically"),
+                 "escalate": gettext_lazy("escalated automatically")}
+#: Text fields shown as they are, in this order.
+TEXTS = ("result", "reason", "note")
+
+
+@dataclass
+class TimelineItem:
+    at: dt.datetime
+    action: str
+    label: str
+    actor: str
+    system: bool
+    moved: str = ""  # "已立案 → 已派遣" when the state changed
+    details: list[tuple[str, str]] = field(default_factory=list)
+    photos: list[Attachment] = field(default_factory=list)
+
+
+def when(value: dt.datetime | str | None) -> str:
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if value is None:
+        return ""
+    return date_format(timezone.localtime(value), "Y-m-d H:i")
+
+
+@dataclass
+class _Names:
+    """Names of the codes the timeline mentions, looked up once."""
+
+    departments: dict[str, str]
+    regions: dict[str, str]
+    categories: dict[str, str]
+
+    @classmethod
+    def of(cls, entries: list[TimelineEntry]) -> _Names:
+        wanted: dict[str, set[str]] = {"department": set(), "region": set(), "category": set()}
+        for e in entries:
+            data = e.data or {}
+            for key in ("suggested", "route"):
+                if isinstance(data.get(key), dict) and data[key].get("department"):
+                    wanted["department"].add(data[key]["department"])
+            if data.get("department"):
+                wanted["department"].add(data["department"])
+            for key in ("region", "to", "escalated_to", "holder"):
+                if data.get(key):
+                    wanted["region"].add(data[key])
+            if data.get("category"):
+                wanted["category"].add(data["category"])
+        return cls(
+            departments=dict(Department.objects.filter(code__in=wanted["department"])
+                             .values_list("code", "name")),
+            regions=dict(Region.objects.current().filter(code__in=wanted["region"])
+                         .values_list("code", "name")),
+            categories=dict(Category.objects.filter(code__in=wanted["category"])
+                            .values_list("code", "name")))
+
+
+def _details(entry: TimelineEntry, names: _Names) -> list[tuple[str, str]]:
+    data = entry.data or {}
+    out: list[tuple[str, str]] = []
+    if entry.action == "report":
+        out.append((_("Channel"), str(Channel(data["channel"]).label)
+                    if data.get("channel") in Channel.values else data.get("channel", "")))
+    if data.get("category"):
+        out.append((_("Category"), names.categories.get(data["category"], data["category"])))
+    if data.get("department"):
+        out.append((_("Department"), names.departments.get(data["department"],
+                                                           data["department"])))
+    out += _suggestion(data, names)
+    for key, label in (("region", _("Lower linkage centre")), ("to", _("To")),
+                       ("escalated_to", _("Escalated to")), ("holder", _("Linkage centre"))):
+        if data.get(key):
+            out.append((label, names.regions.get(data[key], data[key])))
+    if data.get("original"):
+        out.append((str(FIELD_LABELS["original"]), data["original"]))
+    if data.get("amount"):
+        unit = dict(UNITS).get(data.get("unit"), data.get("unit", ""))
+        out.append((_("Extra time"), f"{data['amount']:g} {unit}"))
+    if data.get("level") and entry.action == "supervise":
+        out.append((str(FIELD_LABELS["level"]), str(dict(LEVELS).get(data["level"],
+                                                                     data["level"]))))
+    if data.get("satisfaction"):
+        out.append((str(FIELD_LABELS["satisfaction"]),
+                    str(dict(SATISFACTION).get(data["satisfaction"], data["satisfaction"]))))
+    out += _deadline(entry, data)
+    out += [(str(FIELD_LABELS[key]), data[key]) for key in TEXTS if data.get(key)]
+    return out
+
+
+def _suggestion(data: dict, names: _Names) -> list[tuple[str, str]]:
+    route = data.get("suggested") or data.get("route")
+    if not isinstance(route, dict):
+        return []
+    code = route.get("department")
+    text = names.departments.get(code, code) if code else _("no suggestion")
+    if "followed_suggestion" in data:
+        text += " · " + (_("followed") if data["followed_suggestion"] else _("not followed"))
+    return [(_("Suggested department"), text)]
+
+
+def _deadline(entry: TimelineEntry, data: dict) -> list[tuple[str, str]]:
+    out = []
+    if data.get("stage") and entry.action in ("warn", "overdue"):
+        out.append((_("Stage"), str(STAGES.get(data["stage"], data["stage"]))))
+    if data.get("due_at"):
+        label = _("New deadline") if entry.action == "approve_extension" else _("Deadline")
+        out.append((label, when(data["due_at"])))
+    if entry.action == "overdue" and data.get("rule"):
+        out.append((_("Then"), str(OVERDUE_RULES.get(data["rule"], data["rule"]))))
+    return out
+
+
+def _moved(entry: TimelineEntry) -> str:
+    if not entry.from_state or entry.from_state == entry.to_state:
+        return ""
+    labels = dict(State.choices)
+    return f"{labels.get(entry.from_state, entry.from_state)} → " \
+           f"{labels.get(entry.to_state, entry.to_state)}"
+
+
+def timeline_items(incident: Incident) -> list[TimelineItem]:
+    entries = list(selectors.timeline(incident=incident))
+    names = _Names.of(entries)
+    return [TimelineItem(at=e.at, action=e.action,
+                         label=str(ACTION_LABELS.get(e.action, e.action)),
+                         actor=str(e.actor) if e.actor else _("System"),
+                         system=e.actor_id is None, moved=_moved(e),
+                         details=_details(e, names),
+                         photos=list(e.attachments.all()))
+            for e in entries]

@@ -1,0 +1,187 @@
+"""The command centre in a real browser: a case goes through the desks in
+three sessions (the town's operator registers a 12345 call through the
+intake form, accepts and dispatches it, the handler signs
+and reports the result, the operator verifies and closes) while a fourth
+session's command centre shows each step in its live feed without a reload;
+the east's operator sees nothing of it. The last test builds the Suzhou demo
+with some history and saves the command centre's screenshots (1920×1080 and
+the big screen at 3840×2160)."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+
+from shanzhi.accounts.models import User
+from shanzhi.demo.history import build_history
+from shanzhi.demo.load import DEMO_PASSWORD, build_demo
+from shanzhi.incidents.models import Incident
+from tests.browser.test_desk import (
+    SCREENSHOTS,
+    _hotline_call,
+    _housing_work,
+    act,
+    chinese_page,
+    photo_png,
+    sign_in,
+    zh_browser,  # noqa: F401 (a fixture)
+)
+from tests.incidents import conftest as incident_fixtures
+from tests.incidents.conftest import WEST_POINT, ZJJ, report
+
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("seeded_taxonomy")]
+
+desk = incident_fixtures.desk
+cast = incident_fixtures.cast
+seeded_taxonomy = incident_fixtures.seeded_taxonomy
+_fresh_calendar = incident_fixtures._fresh_calendar
+
+
+def open_command(page, base: str) -> None:
+    page.goto(f"{base}/command/")
+    page.wait_for_function("window.__commandReady === true")
+
+
+def click_intake_map_at(page, lng: float, lat: float) -> None:
+    """Click the intake form's map where this WGS-84 point is drawn."""
+    point = page.evaluate("([lng, lat]) => window.__intakeMap.project([lng, lat])", [lng, lat])
+    box = page.locator("#intake-map canvas").bounding_box()
+    page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
+
+
+def feed_shows(page, number: str, action: str) -> None:
+    page.wait_for_selector(f"#feed-list li[data-number='{number}'][data-action='{action}']",
+                           timeout=30_000)
+
+
+def test_the_command_centre_follows_a_case_through_three_sessions_without_reload(
+        new_page, live_server, cast, tmp_path):
+    base = live_server.url
+    watcher = new_page()
+    sign_in(watcher, base, "west_operator")
+    open_command(watcher, base)
+    watcher.evaluate("window.__sameDocument = true")  # gone if the page reloads
+    assert watcher.locator("[data-kpi='open'] .kpi-value").inner_text() == "0"
+
+    # the report: a 12345 call typed into the intake form by the town's operator
+    operator = new_page()
+    sign_in(operator, base, "town_operator")
+    operator.click(".entrance-new")
+    operator.wait_for_url(f"{base}/incidents/new/")
+    operator.wait_for_function("window.__intakeMapReady === true")
+    assert operator.locator("#i-channel").input_value() == "hotline_12345"
+    operator.select_option("#i-category", "SJ0102")
+    operator.check("input[name='urgency'][value='urgent']")
+    operator.fill("#i-description", "市民来电：西街路口有暴露垃圾，气味很大")
+    operator.fill("#i-extra-SJ0102-location_desc", "路口东北角")
+    click_intake_map_at(operator, **WEST_POINT)
+    operator.wait_for_function("document.getElementById('point-status').textContent"
+                               ".includes('西第1网格')")
+    operator.fill("#i-address", "西街1号门口")
+    operator.fill("#i-contact-name", "张三")
+    operator.fill("#i-contact-phone", "13812345678")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    _shot(operator, "intake.png")
+    operator.click("#intake-form button[type=submit]")
+    operator.wait_for_url(f"{base}/incidents/SJ*/")
+    assert "已登记事件" in operator.locator(".flash-success").inner_text()
+    incident = Incident.objects.get()
+    assert (incident.channel, incident.urgency, incident.grid.code) == (
+        "hotline_12345", "urgent", cast.worker.grid_worker.grids.get().code)
+    assert abs(incident.lng - WEST_POINT["lng"]) < 1e-4
+    feed_shows(watcher, incident.number, "report")
+
+    act(operator, "accept", "已立案")
+    operator.select_option("#dispatch-department", ZJJ)
+    act(operator, "dispatch", "已派遣")
+    feed_shows(watcher, incident.number, "dispatch")
+
+    handler = new_page()
+    sign_in(handler, base, "handler")
+    handler.goto(f"{base}/incidents/{incident.number}/")
+    act(handler, "sign", "处置中")
+    handler.fill("#report_result-result", "垃圾已清运")
+    handler.set_input_files("#report_result-photos", photo_png(tmp_path / "after.png"))
+    act(handler, "report_result", "待核查")
+    feed_shows(watcher, incident.number, "report_result")
+
+    operator.reload()
+    act(operator, "verify_pass", "已结案")
+    feed_shows(watcher, incident.number, "verify_pass")
+
+    actions = watcher.eval_on_selector_all(
+        f"#feed-list li[data-number='{incident.number}']", "els => els.map(e => e.dataset.action)")
+    assert actions == ["verify_pass", "report_result", "sign", "dispatch", "accept", "report"]
+    assert watcher.locator("#feed-list li strong").first.inner_text() == "核查通过"
+    # the figures follow the feed: one reported today, none open, closed
+    watcher.wait_for_function(
+        "document.querySelector(\"[data-kpi='closure_rate'] .kpi-value\").textContent === '100.0%'")
+    assert watcher.locator("[data-kpi='today_reported'] .kpi-value").inner_text() == "1"
+    assert watcher.locator("[data-kpi='open'] .kpi-value").inner_text() == "0"
+    assert watcher.evaluate("window.__sameDocument") is True
+    for page in (watcher, operator, handler):
+        assert page.errors == []
+
+
+def test_the_east_operator_sees_nothing_of_the_west_in_the_command_centre(new_page, live_server,
+                                                                         cast):
+    base = live_server.url
+    east = new_page()
+    sign_in(east, base, "east_operator")
+    open_command(east, base)
+    incident = report(cast, description="西街路口暴露垃圾")
+    east.wait_for_timeout(4500)  # longer than the feed's poll under WSGI
+    assert east.locator("#feed-list li").count() == 0
+    assert incident.number not in east.content()
+    assert east.locator("[data-kpi='today_reported'] .kpi-value").inner_text() == "0"
+    assert east.locator("[data-kpi='open'] .kpi-value").inner_text() == "0"
+    summary = east.evaluate("fetch('/api/v1/command/summary').then(r => r.json())")
+    assert summary["kpis"]["window"]["reported"] == 0
+    points = east.evaluate("fetch('/api/v1/command/points').then(r => r.json())")
+    assert points["items"] == []
+    status = east.evaluate("fetch('/api/v1/command/summary?region=320505').then(r => r.status)")
+    assert status == 404
+    assert east.errors == []
+
+
+def _shot(page, name: str) -> None:
+    page.mouse.move(5, 5)
+    page.wait_for_timeout(600)
+    page.screenshot(path=SCREENSHOTS / name)
+
+
+def test_screenshots_of_the_command_centre(zh_browser, live_server, transactional_db):  # noqa: F811
+    build_demo(progress=lambda message: None)
+    build_history(days=30, incidents=1500, seed=2026, progress=lambda message: None)
+    cache.clear()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    base = live_server.url
+    operator_user = User.objects.get(username="gusu_operator")
+    _housing_work(operator_user)
+    _hotline_call(operator_user)
+
+    page = chinese_page(zh_browser)
+    sign_in(page, base, "city_operator", DEMO_PASSWORD)
+    open_command(page, base)
+    assert int(page.locator("[data-kpi='open'] .kpi-value").inner_text().replace(",", "")) > 0
+    _shot(page, "command-city.png")
+    page.goto(f"{base}/command/?region=320508")
+    page.wait_for_function("window.__commandReady === true")
+    _shot(page, "command-district.png")
+    assert page.errors == []
+
+    wall = zh_browser.new_context(viewport={"width": 3840, "height": 2160}, locale="zh-CN",
+                                  device_scale_factor=1)
+    wall.set_default_timeout(120_000)
+    big = wall.new_page()
+    big.errors = []
+    big.on("pageerror", lambda error: big.errors.append(str(error)))
+    sign_in(big, base, "city_operator", DEMO_PASSWORD)
+    big.goto(f"{base}/command/?screen=big")
+    big.wait_for_function("window.__commandReady === true")
+    scroll = big.evaluate("[document.documentElement.scrollHeight, "
+                          "document.documentElement.scrollWidth]")
+    assert scroll == [2160, 3840]  # fits the wall: no scrolling
+    _shot(big, "command-big-screen.png")
+    assert big.errors == []
+    wall.close()
