@@ -200,7 +200,7 @@ def _statuses(value: str) -> list[str]:
 
 
 def _create(request: HttpRequest, fmt: str) -> HttpResponse:
-    city, key = _city_and_key(request, required=True)
+    _city, key = _city_and_key(request, required=True)  # checks jurisdiction_id against the key
     assert key is not None
     attributes: dict[str, list[str]] = {}
     for name, values in request.POST.lists():
@@ -208,7 +208,7 @@ def _create(request: HttpRequest, fmt: str) -> HttpResponse:
         if match:
             attributes.setdefault(match.group(1), []).extend(v.strip() for v in values)
     fields = {name: _param(request, name) for name in POST_FIELDS}
-    filed = services.request_file(key=key, city=city, attributes=attributes, **fields)
+    filed = services.request_file(key=key, attributes=attributes, **fields)
     answer: dict = ({"token": filed.request.token} if key.answers_with_token
                     else {"service_request_id": filed.incident.number})
     answer["service_notice"] = None
