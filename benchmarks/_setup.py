@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import os
 import resource
 import shutil
+import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -133,3 +136,43 @@ def drop_database(url: str) -> None:
     admin = urlunsplit(parts._replace(path="/postgres"))
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(data_dir: Path, url: str, workers: int,
+                 interface: str = "asgi") -> tuple[subprocess.Popen, int]:
+    """uvicorn serving shanzhi (``url``: "sqlite" or a PostgreSQL URL) on a free
+    port, ``workers`` processes; its stderr goes to ``data_dir``/server.log."""
+    port = free_port()
+    env = {**os.environ, "SHANZHI_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT / "src")}
+    if url == "sqlite":
+        env.pop("SHANZHI_DATABASE_URL", None)
+    else:
+        env["SHANZHI_DATABASE_URL"] = url
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", f"shanzhi.{interface}:application", "--interface",
+         "asgi3" if interface == "asgi" else interface, "--host", "127.0.0.1",
+         "--port", str(port), "--workers", str(workers), "--log-level", "warning",
+         "--no-access-log", "--lifespan", "off"], cwd=ROOT, env=env,
+        stderr=(data_dir / "server.log").open("w"))
+    deadline = time.monotonic() + 60
+    while True:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+            return server, port
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            raise SystemExit("the server did not start")
+        time.sleep(0.2)
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(15)
+    except subprocess.TimeoutExpired:
+        server.kill()

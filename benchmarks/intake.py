@@ -35,13 +35,11 @@ path without HTTP) and prints the top functions.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import http.client
 import json
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -54,6 +52,8 @@ from _setup import (  # benchmarks/ is on sys.path as a script
     ROOT,
     add_data_arguments,
     drop_database,
+    start_server,
+    stop_server,
     throwaway_database,
 )
 
@@ -234,45 +234,6 @@ def _inside(geometry, rng: random.Random) -> tuple[float, float]:
     return point.x, point.y
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _start_server(data_dir: Path, url: str, workers: int,
-                  interface: str) -> tuple[subprocess.Popen, int]:
-    """uvicorn on a free port; its stderr goes to ``data_dir``/server.log."""
-    port = _free_port()
-    env = {**os.environ, "SHANZHI_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT / "src")}
-    if url == "sqlite":
-        env.pop("SHANZHI_DATABASE_URL", None)
-    else:
-        env["SHANZHI_DATABASE_URL"] = url
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", f"shanzhi.{interface}:application", "--interface",
-         "asgi3" if interface == "asgi" else interface, "--host", "127.0.0.1",
-         "--port", str(port), "--workers", str(workers), "--log-level", "warning",
-         "--no-access-log", "--lifespan", "off"], cwd=ROOT, env=env,
-        stderr=(data_dir / "server.log").open("w"))
-    deadline = time.monotonic() + 60
-    while True:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-            return server, port
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.kill()
-            raise SystemExit("the server did not start")
-        time.sleep(0.2)
-
-
-def _stop(server: subprocess.Popen) -> None:
-    server.terminate()
-    try:
-        server.wait(15)
-    except subprocess.TimeoutExpired:
-        server.kill()
-
-
 def _send(port: int, work: list[tuple[str, dict]], clients: int) -> tuple[float, list, Counter]:
     """POST every report from ``clients`` threads; (seconds, latencies in ms, statuses)."""
     lock = threading.Lock()
@@ -320,7 +281,7 @@ def _run(args, url: str, data_dir: Path, postgres: bool) -> dict:
     work = _reports(args.requests + 40 * workers, args.seed)
     warmup, work = work[:40 * workers], work[40 * workers:]
     before = Incident.objects.count()
-    server, port = _start_server(data_dir, url, workers, args.interface)
+    server, port = start_server(data_dir, url, workers, args.interface)
     try:
         _seconds, _lat, statuses = _send(port, warmup, min(args.clients, 2 * workers))
         if set(statuses) != {201}:
@@ -328,7 +289,7 @@ def _run(args, url: str, data_dir: Path, postgres: bool) -> dict:
         first_id = Incident.objects.order_by("-id").values_list("id", flat=True).first()
         seconds, latencies, statuses = _send(port, work, args.clients)
     finally:
-        _stop(server)
+        stop_server(server)
     errors = Counter(line.strip() for line in (data_dir / "server.log").read_text(
         errors="replace").splitlines() if line and not line[0].isspace() and "Error" in line)
     for line, count in errors.most_common(3):

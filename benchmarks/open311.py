@@ -37,16 +37,13 @@ Steps, in one run:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import http.client
 import json
 import os
 import random
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -54,7 +51,13 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
-from _setup import ROOT, drop_database, throwaway_database  # benchmarks/ is on sys.path as a script
+from _setup import (  # benchmarks/ is on sys.path as a script
+    ROOT,
+    drop_database,
+    start_server,
+    stop_server,
+    throwaway_database,
+)
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/shanzhi_open311_bench"
 CATEGORIES = {"SJ0102": 14, "SJ0404": 9, "SJ0402": 9, "SJ0405": 8, "SJ0201": 6, "SJ0104": 5,
@@ -92,11 +95,11 @@ def main(argv: list[str] | None = None) -> int:
         from shanzhi.open311.services import key_create
 
         _key, secret = key_create(name="benchmark", rate_limit=10**8)
-        server, port = _start_server(data_dir, url, args.workers)
+        server, port = start_server(data_dir, url, args.workers)
         ok = _measure(args, url, port, secret)
     finally:
         if server is not None:
-            _stop(server)
+            stop_server(server)
         from django.db import connections
 
         connections.close_all()
@@ -217,35 +220,6 @@ def _generate(count: int, rng: random.Random) -> None:
 
 
 # ---------------------------------------------------------------- the server
-
-def _start_server(data_dir: Path, url: str, workers: int) -> tuple[subprocess.Popen, int]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**os.environ, "SHANZHI_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT / "src"),
-           "SHANZHI_DATABASE_URL": url}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "shanzhi.asgi:application", "--host", "127.0.0.1",
-         "--port", str(port), "--workers", str(workers), "--log-level", "warning",
-         "--no-access-log", "--lifespan", "off"], cwd=ROOT, env=env,
-        stderr=(data_dir / "server.log").open("w"))
-    deadline = time.monotonic() + 60
-    while True:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-            return server, port
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.kill()
-            raise SystemExit("the server did not start")
-        time.sleep(0.2)
-
-
-def _stop(server: subprocess.Popen) -> None:
-    server.terminate()
-    try:
-        server.wait(15)
-    except subprocess.TimeoutExpired:
-        server.kill()
-
 
 # ---------------------------------------------------------------- measuring
 

@@ -12,7 +12,7 @@ from ninja import Router, Status
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticError
 
-from shanzhi.accounts.models import Role, User
+from shanzhi.accounts.models import User
 from shanzhi.accounts.scope import Scope
 from shanzhi.core.errors import NotAuthenticated, NotFound, ValidationError
 from shanzhi.core.privacy import mask_name, mask_phone, record_unmasked_view
@@ -123,7 +123,7 @@ def incident_out(incident: Incident, *, actor: User, detail: bool = False,
                  reveal_contact: bool = False) -> dict:
     """The incident as the API shows it. The contact is unmasked (and the view
     logged) only when ``reveal_contact`` is asked for by a role that needs it."""
-    sees_contact = actor.is_superuser or actor.role in (Role.OPERATOR, Role.CITY_ADMIN)
+    sees_contact = services.may_see_contact(actor)
     out = {
         "id": incident.pk, "number": incident.number, "state": incident.state,
         "state_label": str(State(incident.state).label), "version": incident.version,

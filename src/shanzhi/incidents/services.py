@@ -74,6 +74,12 @@ CHANNEL_ROLES = {
 SYSTEM = "system"
 
 
+def may_see_contact(actor: User) -> bool:
+    """Whether the actor's work needs the reporter's contact unmasked (each
+    unmasked view is logged by whoever shows it)."""
+    return actor.is_superuser or actor.role in (Role.OPERATOR, Role.CITY_ADMIN)
+
+
 class IdempotencyMismatch(DomainError):
     status = 422
     code = "idempotency_key_reused"

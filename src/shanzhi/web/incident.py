@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from pydantic import ValidationError as PydanticError
 
-from shanzhi.accounts.models import Department, Role, User
+from shanzhi.accounts.models import Department, User
 from shanzhi.core.errors import Conflict, DomainError, NotFound, PermissionDenied
 from shanzhi.core.errors import ValidationError as DomainValidationError
 from shanzhi.core.privacy import mask_name, mask_phone
@@ -40,9 +40,6 @@ from .actions import (
 )
 from .pages import domain_errors, is_handler, is_htmx, render_page
 from .timeline import STAGES, timeline_items
-
-#: Roles whose work needs the citizen's contact (the API's rule: incidents.api.incident_out).
-CONTACT_ROLES = (Role.OPERATOR, Role.CITY_ADMIN)
 
 
 @dataclass(frozen=True)
@@ -149,7 +146,7 @@ def incident_context(actor: User, incident: Incident, *, outcome: Outcome | None
         "counters": _counters(incident), "pending": _pending(incident),
         "contact": {"name": mask_name(incident.contact_name),
                     "phone": mask_phone(incident.contact_phone)},
-        "may_reveal": (actor.is_superuser or actor.role in CONTACT_ROLES)
+        "may_reveal": services.may_see_contact(actor)
         and bool(incident.contact_name or incident.contact_phone),
         "attachments": _attachments(incident),
         "timeline": timeline_items(incident),
