@@ -218,7 +218,7 @@ def measure(repeat: int) -> None:
         "longest overdue": lambda: selectors.longest_overdue(scope=scope, focus=focus, now=now),
         "points (capped)": lambda: selectors.points(scope=scope, focus=focus, now=now),
     }
-    real_rollups, real_mix = selectors.uses_rollups, selectors._mix_ok
+    real_rollups, real_mix = selectors.uses_rollups, selectors.mix_depth
 
     def best(fn):
         times, out = [], None
@@ -231,12 +231,12 @@ def measure(repeat: int) -> None:
     print(f"{'query':<24}{'rollups ms':>12}{'naive ms':>12}{'ratio':>9}  equal")
     total_r = total_n = 0.0
     for name, fn in queries.items():
-        selectors.uses_rollups, selectors._mix_ok = real_rollups, real_mix
+        selectors.uses_rollups, selectors.mix_depth = real_rollups, real_mix
         r_ms, r_out = best(fn)
         selectors.uses_rollups = lambda s: False
-        selectors._mix_ok = lambda s, f: False
+        selectors.mix_depth = lambda s, f: None
         n_ms, n_out = best(fn)
-        selectors.uses_rollups, selectors._mix_ok = real_rollups, real_mix
+        selectors.uses_rollups, selectors.mix_depth = real_rollups, real_mix
         total_r += r_ms
         total_n += n_ms
         print(f"{name:<24}{r_ms:>12.1f}{n_ms:>12.1f}{n_ms / r_ms:>8.1f}×  {r_out == n_out}")

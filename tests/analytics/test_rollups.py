@@ -20,7 +20,7 @@ from django.core.management import call_command
 from shanzhi.accounts.scope import Scope
 from shanzhi.analytics import naive, selectors
 from shanzhi.analytics.models import DayTally, MixTally, OpenTally
-from shanzhi.analytics.rollups import DAY_COUNTERS, area_of
+from shanzhi.analytics.rollups import DAY_COUNTERS, OPEN_COUNTERS, areas_of
 from shanzhi.core.errors import DomainError
 from shanzhi.incidents import services
 from shanzhi.incidents import workflow as wf
@@ -46,9 +46,9 @@ def table(model, key: tuple[str, ...], counters: tuple[str, ...]) -> dict:
 
 def rollup_tables() -> tuple[dict, dict, dict]:
     return (table(DayTally, ("day", "region_id", "path"), DAY_COUNTERS),
-            table(MixTally, ("day", "area_id", "path", "category_key", "channel"),
+            table(MixTally, ("day", "depth", "area_id", "path", "category_key", "channel"),
                   ("reported",)),
-            table(OpenTally, ("region_id", "grid_key", "path"), ("open",)))
+            table(OpenTally, ("region_id", "grid_key", "path"), OPEN_COUNTERS))
 
 
 def naive_tables() -> tuple[dict, dict, dict]:
@@ -59,9 +59,9 @@ def naive_tables() -> tuple[dict, dict, dict]:
     mix: dict = defaultdict(int)
     for r in (naive.with_day(every).order_by().values("day", "path", "category_id", "channel")
               .annotate(**{"n": naive.Count("id")})):
-        area_id, area_path = area_of(r["path"])
-        mix[(r["day"], area_id, area_path, r["category_id"] or 0, r["channel"])] += r["n"]
-    opened = {(r["region_id"], r["grid_id"] or 0, r["path"]): (r["open"],)
+        for area_id, path, depth in areas_of(r["path"]):
+            mix[(r["day"], depth, area_id, path, r["category_id"] or 0, r["channel"])] += r["n"]
+    opened = {(r["region_id"], r["grid_id"] or 0, r["path"]): tuple(r[c] for c in OPEN_COUNTERS)
               for r in naive.open_counts(every, by=("region_id", "grid_id", "path"))}
     return days, {k: (n,) for k, n in mix.items() if n}, opened
 
@@ -167,6 +167,28 @@ def naive_figures(scope: Scope, focus, now) -> dict:
             "channels": {r["channel"]: r["reported"] for r in channels}}
 
 
+def lights_of(scope: Scope, focus, now) -> tuple:
+    """(red, yellow) of the KPI tiles, and (open, red, yellow) per child of the map."""
+    kpis = selectors.kpis(scope=scope, focus=focus, now=now)
+    areas = selectors.areas(scope=scope, focus=focus, now=now)["items"]
+    return (kpis["overdue"], kpis["near_due"],
+            {a["code"]: (a["open"], a["overdue"], a["near_due"]) for a in areas})
+
+
+def naive_lights(scope: Scope, focus, now) -> tuple:
+    live = selectors.incidents(scope, focus)
+    opened = live.filter(state__in=wf.OPEN_STATES)
+    red, yellow = naive.red(live, now), naive.yellow(live, now)
+    kind, children = selectors._children(scope, focus)
+    per_child = {}
+    for child in children:
+        mine = ({"grid_id": child["id"]} if kind == "grid"
+                else {"path__startswith": child["path"]})
+        per_child[child["code"]] = tuple(qs.filter(**mine).count()
+                                         for qs in (opened, red, yellow))
+    return red.count(), yellow.count(), per_child
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_the_rollups_equal_the_naive_aggregate_after_a_random_mix_of_services(cast, seed):
     mix = Mix(cast, seed)
@@ -199,9 +221,10 @@ def test_the_rollups_equal_the_naive_aggregate_after_a_random_mix_of_services(ca
             trend = selectors.trend(scope=scope, focus=focus, now=now)
             assert sum(d["reported"] for d in trend) == expected["window"]["reported"]
             assert sum(d["closed"] for d in trend) == expected["window"]["closed"]
-            areas = selectors.areas(scope=scope, focus=focus, now=now)
-            assert sum(a["open"] for a in areas["items"]) <= expected["open"]
-            assert kpis["overdue"] == naive.red(selectors.incidents(scope, focus), now).count()
+            # the lights at the last sweep and later, with deadlines passed since
+            for later in (now, now + dt.timedelta(hours=3), now + dt.timedelta(days=4)):
+                assert lights_of(scope, focus, later) == naive_lights(scope, focus, later), (
+                    name, code, later)
 
     call_command("analytics", "rebuild", stdout=StringIO())
     assert rollup_tables() == naive_tables()
@@ -218,3 +241,33 @@ def test_an_action_that_loses_the_race_counts_nothing(cast):
         with pytest.raises(DomainError):
             services.incident_reject(actor=cast.town_operator, incident=stale, reason="x")
     assert rollup_tables() == before == naive_tables()
+
+
+def test_lights_count_what_the_sweep_has_not_marked_yet(cast):
+    """Yellow and red between sweeps: marked ones from OpenTally, the rest live."""
+    scope = Scope.for_user(cast.admin)
+    focus = selectors.focus_for(scope=scope)
+
+    def lights(now):
+        found = lights_of(scope, focus, now)
+        assert found == naive_lights(scope, focus, now)
+        assert rollup_tables() == naive_tables()
+        return found[:2]
+
+    with time_machine.travel(START, tick=False):
+        incident, _ = services.incident_report(actor=cast.worker, channel="grid_patrol",
+                                               description="垃圾", category="SJ0102",
+                                               **WEST_POINT)
+    warn, due = incident.warn_at, incident.due_at
+    minute = dt.timedelta(minutes=1)
+    assert lights(START) == (0, 0)
+    assert lights(warn + minute) == (0, 1)         # past the warning, not yet swept
+    assert sweep(now=warn + minute)["warned"] == 1
+    assert lights(warn + minute) == (0, 1)         # marked yellow
+    assert lights(due + minute) == (1, 0)          # past due, still marked yellow
+    assert sweep(now=due + minute)["overdue"] == 1
+    assert lights(due + minute) == (1, 0)          # marked red
+    with time_machine.travel(due + minute, tick=False):
+        services.incident_accept(actor=cast.town_operator,
+                                 incident=Incident.objects.get(pk=incident.pk))
+    assert lights(due + 2 * minute) == (0, 0)      # a fresh stage, its flags reset

@@ -3,8 +3,10 @@ the one error format."""
 
 from django.utils import timezone
 
+from shanzhi.accounts import auth
 from shanzhi.accounts.models import ApiToken
-from shanzhi.accounts.services import token_create
+from shanzhi.accounts.services import token_create, tokens_revoke
+from shanzhi.core.models import Revision
 
 URL = "/api/v1/geo/territory"
 
@@ -25,12 +27,14 @@ def test_a_bearer_token_authenticates(client, personas):
 def test_a_wrong_or_revoked_token_is_refused(client, personas):
     key = token_create(username="west_operator")
     assert client.get(URL, headers={"Authorization": "Bearer sz_wrong"}).status_code == 401
-    ApiToken.objects.update(revoked_at=timezone.now())
+    assert client.get(URL, headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    assert tokens_revoke(ApiToken.objects.all()) == 1
     assert client.get(URL, headers={"Authorization": f"Bearer {key}"}).status_code == 401
 
 
 def test_a_token_of_a_deactivated_user_is_refused(client, personas):
     key = token_create(username="west_operator")
+    assert client.get(URL, headers={"Authorization": f"Bearer {key}"}).status_code == 200
     personas.west_operator.is_active = False
     personas.west_operator.save()
     assert client.get(URL, headers={"Authorization": f"Bearer {key}"}).status_code == 401
@@ -47,3 +51,27 @@ def test_using_a_token_records_when(client, personas):
     key = token_create(username="viewer")
     client.get(URL, headers={"Authorization": f"Bearer {key}"})
     assert ApiToken.objects.get().last_used_at is not None
+
+
+def test_a_known_token_costs_no_query_and_other_processes_forget_it_within_the_ttl(
+        client, personas, django_assert_num_queries, monkeypatch):
+    key = token_create(username="west_operator")
+    headers = {"Authorization": f"Bearer {key}"}
+    assert client.get(URL, headers=headers).status_code == 200
+    with django_assert_num_queries(0):
+        assert auth.user_for_token(key) == personas.west_operator
+    # another process revokes it: this one sees the revision move on after the ttl
+    ApiToken.objects.update(revoked_at=timezone.now())
+    Revision.objects.update_or_create(name=auth.REVISION, defaults={"number": 99})
+    assert auth.user_for_token(key) is not None           # within the ttl
+    monkeypatch.setattr(auth._known, "ttl", 0)
+    assert auth.user_for_token(key) is None
+    assert client.get(URL, headers=headers).status_code == 401
+
+
+def test_a_deleted_token_is_forgotten_at_once(client, personas):
+    key = token_create(username="viewer")
+    headers = {"Authorization": f"Bearer {key}"}
+    assert client.get(URL, headers=headers).status_code == 200
+    ApiToken.objects.get().delete()
+    assert client.get(URL, headers=headers).status_code == 401

@@ -1,9 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .models import ApiToken, Department, GridWorker, User
+from .services import tokens_revoke
 
 
 @admin.register(User)
@@ -52,4 +52,4 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Revoke the selected tokens"))
     def revoke(self, request, queryset) -> None:
-        queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        tokens_revoke(queryset)

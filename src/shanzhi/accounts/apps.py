@@ -9,6 +9,7 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Users and departments")
 
     def ready(self) -> None:
-        from . import staff
+        from . import auth, staff
 
         staff.connect()
+        auth.connect()

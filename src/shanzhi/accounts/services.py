@@ -7,11 +7,14 @@ from collections.abc import Sequence
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
 
 from shanzhi.core.errors import ValidationError
 from shanzhi.geo.models import Grid
 from shanzhi.geo.selectors import current_region
 
+from .auth import forget_tokens
 from .models import ApiToken, Department, GridWorker, Role, User
 
 
@@ -73,6 +76,14 @@ def user_create(*, username: str, password: str, role: str, region_code: str | N
         worker = GridWorker.objects.create(user=user, kind=worker_kind)
         worker.grids.set(grids)
     return user
+
+
+def tokens_revoke(tokens: QuerySet[ApiToken]) -> int:
+    """Revoke tokens; no process takes them afterwards (auth.py)."""
+    with transaction.atomic():
+        count = tokens.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        forget_tokens()
+    return count
 
 
 def token_create(*, username: str, name: str = "") -> str:

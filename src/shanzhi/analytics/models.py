@@ -44,12 +44,17 @@ class DayTally(models.Model):
 
 
 class MixTally(models.Model):
-    """Incidents reported on one day in one area (the town, or the located
-    region when it lies higher), by category and channel."""
+    """Incidents reported on one day in one area, by category and channel.
+    Each incident counts twice: at ``depth`` 2 in its district's row (what
+    the city's and a district's command centre read) and at ``depth`` 3 in
+    its town's (a town's); an incident located higher counts in its own
+    region's row at both depths."""
 
     day = models.DateField(_("day"))
     area_id = models.BigIntegerField(_("area"))
     path = models.CharField(max_length=255)
+    #: The area's depth in the region tree: 2 a district, 3 a town.
+    depth = models.PositiveSmallIntegerField(default=3)
     #: The category's id, 0 while unclassified.
     category_key = models.BigIntegerField(default=0)
     channel = models.CharField(max_length=16)
@@ -58,21 +63,27 @@ class MixTally(models.Model):
     class Meta:
         verbose_name = _("category and channel tally")
         verbose_name_plural = _("category and channel tallies")
-        constraints = [models.UniqueConstraint(fields=["day", "area_id", "category_key", "channel"],
+        constraints = [models.UniqueConstraint(fields=["day", "depth", "area_id", "category_key",
+                                                       "channel"],
                                                name="analytics_mix_unique")]
-        indexes = [models.Index(fields=["day", "path"], name="analytics_mix_day_path")]
+        indexes = [models.Index(fields=["depth", "day", "path"], name="analytics_mix_depth_day")]
 
     def __str__(self) -> str:
         return f"{self.day} {self.area_id} {self.category_key} {self.channel}"
 
 
 class OpenTally(models.Model):
-    """Open incidents now, per located region and grid (0: no grid)."""
+    """Open incidents now, per located region and grid (0: no grid), and of
+    those the ones the overdue sweep has marked red (``overdue``) and yellow
+    (``warned`` and not ``overdue``). Lights that came on since the last
+    sweep are counted live on top (``selectors.open_now``)."""
 
     region_id = models.BigIntegerField(_("region"))
     grid_key = models.BigIntegerField(default=0)
     path = models.CharField(max_length=255)
     open = models.IntegerField(default=0)
+    red = models.IntegerField(default=0)
+    yellow = models.IntegerField(default=0)
 
     class Meta:
         verbose_name = _("open tally")

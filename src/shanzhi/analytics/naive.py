@@ -64,8 +64,10 @@ def mix(qs: QuerySet[Incident], first: dt.date, last: dt.date,
 
 
 def open_counts(qs: QuerySet[Incident], by: tuple[str, ...] = ("path", "grid_id")) -> list[dict]:
+    """Open incidents, and of those marked red and yellow by the sweep (OpenTally's counters)."""
     return list(qs.filter(state__in=wf.OPEN_STATES).order_by().values(*by)
-                .annotate(open=Count("id")))
+                .annotate(open=Count("id"), red=Count("id", filter=Q(overdue=True)),
+                          yellow=Count("id", filter=Q(warned=True, overdue=False))))
 
 
 def red(qs: QuerySet[Incident], now: dt.datetime) -> QuerySet[Incident]:

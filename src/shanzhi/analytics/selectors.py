@@ -4,8 +4,10 @@ Every read goes through the actor's ``Scope``. For a territory of whole
 regions (city admins, operators, viewers) the figures come from the rollups
 (``models.py``); for a grid worker's grids or a department's cases — which
 the rollups do not key on — from the incidents themselves (``naive.py``),
-a small set. Red and yellow lights are always counted live from the
-indexed deadlines of open incidents.
+a small set. Red and yellow lights are those the overdue sweep has marked
+(in ``OpenTally``) plus the few that came on since, counted live from the
+indexed deadlines (``open_now``): always equal to counting every open
+incident against ``now``.
 
 Windows are in days of Asia/Shanghai; "the last 30 days" include today.
 Cohort figures count the incidents *reported* in the window by what they
@@ -33,7 +35,7 @@ from shanzhi.incidents.models import Category, Channel, Incident
 
 from . import naive
 from .models import DayTally, MixTally, OpenTally
-from .rollups import AREA_DEPTH, DAY_COUNTERS, local_day
+from .rollups import AREA_DEPTHS, DAY_COUNTERS, local_day
 
 WINDOW_DAYS = 30
 TOP_CATEGORIES = 10
@@ -73,8 +75,13 @@ def uses_rollups(scope: Scope) -> bool:
     return scope.unrestricted or (scope.grid_ids is None and scope.role != Role.HANDLER)
 
 
-def _mix_ok(scope: Scope, focus: Focus) -> bool:
-    return uses_rollups(scope) and all(p.count("/") - 1 <= AREA_DEPTH for p in focus.paths)
+def mix_depth(scope: Scope, focus: Focus) -> int | None:
+    """The depth of the MixTally rows that answer for the focus (the deepest
+    of its regions, a district at least), or None when they cannot."""
+    depth = max(p.count("/") - 1 for p in focus.paths)
+    if not uses_rollups(scope) or depth > max(AREA_DEPTHS):
+        return None
+    return max(depth, min(AREA_DEPTHS))
 
 
 def _under(focus: Focus) -> Q:
@@ -111,24 +118,20 @@ def window_counts(*, scope: Scope, focus: Focus, first: dt.date, last: dt.date) 
     return {c: int(sums[c] or 0) for c in DAY_COUNTERS}
 
 
-def open_count(*, scope: Scope, focus: Focus) -> int:
-    if uses_rollups(scope):
-        return int(_tallies(OpenTally, scope, focus).aggregate(n=Sum("open"))["n"] or 0)
-    return incidents(scope, focus).filter(state__in=wf.OPEN_STATES).count()
-
-
 def kpis(*, scope: Scope, focus: Focus, now: dt.datetime | None = None) -> dict:
     now = now or timezone.now()
     first, today = _window(now)
     window = window_counts(scope=scope, focus=focus, first=first, last=today)
     today_counts = window_counts(scope=scope, focus=focus, first=today, last=today)
-    live = incidents(scope, focus)
     valid = window["reported"] - window["rejected"]
+    live = [0, 0, 0]  # open, red, yellow
+    for _key, *counts in open_now(scope=scope, focus=focus, now=now):
+        live = [a + b for a, b in zip(live, counts, strict=True)]
     return {
         "today_reported": today_counts["reported"],
-        "open": open_count(scope=scope, focus=focus),
-        "overdue": naive.red(live, now).count(),
-        "near_due": naive.yellow(live, now).count(),
+        "open": live[0],
+        "overdue": live[1],
+        "near_due": live[2],
         "closure_rate": _ratio(window["closed"], valid),
         "on_time_rate": _ratio(window["closed_on_time"], window["closed"]),
         "self_resolved_share": _ratio(window["self_resolved"], valid),
@@ -157,10 +160,52 @@ def trend(*, scope: Scope, focus: Focus, now: dt.datetime | None = None,
     return out
 
 
+def open_now(*, scope: Scope, focus: Focus, now: dt.datetime,
+             by: tuple[str, ...] = ()) -> list[tuple]:
+    """Open incidents and of those red and yellow at ``now``, as rows (key,
+    open, red, yellow) to add up; the key holds the values of ``by``
+    (``path``, ``grid``).
+
+    From the rollups: OpenTally's open and what the sweep marked, plus the
+    incidents past their deadline but not yet marked overdue (red, and no
+    longer yellow if marked so), plus those past their warning but not yet
+    marked (yellow). The sweep sets the flags only after the deadlines and
+    every new deadline resets them, so these few are found on the indexes
+    the sweep uses itself."""
+    live = incidents(scope, focus)
+    fields = tuple("grid_id" if b == "grid" else b for b in by)
+    out: list[tuple] = []
+
+    def add(qs: QuerySet, counts) -> None:
+        for r in qs.order_by().values(*fields, "warned").annotate(n=Count("id")):
+            out.append((tuple(r[f] for f in fields), *counts(r["n"], r["warned"])))
+
+    if not uses_rollups(scope):
+        add(live.filter(state__in=wf.OPEN_STATES), lambda n, w: (n, 0, 0))
+        add(naive.red(live, now), lambda n, w: (0, n, 0))
+        add(naive.yellow(live, now), lambda n, w: (0, 0, n))
+        return out
+    tallies = _tallies(OpenTally, scope, focus).order_by()
+    sums = {"o": Sum("open"), "r": Sum("red"), "y": Sum("yellow")}
+    if by:
+        keys = tuple("grid_key" if b == "grid" else b for b in by)
+        out += [(tuple(r[k] for k in keys), r["o"], r["r"], r["y"])
+                for r in tallies.values(*keys).annotate(**sums)]
+    else:
+        total = tallies.aggregate(**sums)
+        out.append(((), *(int(total[k] or 0) for k in "ory")))
+    unmarked = live.filter(state__in=wf.OPEN_STATES)
+    add(unmarked.filter(overdue=False, due_at__lte=now), lambda n, w: (0, n, -n if w else 0))
+    add(unmarked.filter(warned=False, warn_at__lte=now, due_at__gt=now), lambda n, w: (0, 0, n))
+    return out
+
+
 def _mix(scope: Scope, focus: Focus, now, by: str) -> dict:
     first, today = _window(now)
-    if _mix_ok(scope, focus):
-        rows = (_tallies(MixTally, scope, focus).filter(day__gte=first, day__lte=today)
+    depth = mix_depth(scope, focus)
+    if depth is not None:
+        rows = (_tallies(MixTally, scope, focus)
+                .filter(depth=depth, day__gte=first, day__lte=today)
                 .order_by().values(by).annotate(n=Sum("reported")))
         return {r[by]: int(r["n"]) for r in rows if r["n"]}
     field = "category_id" if by == "category_key" else by
@@ -173,12 +218,10 @@ def top_categories(*, scope: Scope, focus: Focus, now: dt.datetime | None = None
                    top: int = TOP_CATEGORIES) -> list[dict]:
     counts = _mix(scope, focus, now, "category_key")
     best = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
-    names = dict(Category.objects.filter(pk__in=[k for k, _ in best if k])
-                 .values_list("pk", "name"))
-    codes = dict(Category.objects.filter(pk__in=[k for k, _ in best if k])
-                 .values_list("pk", "code"))
-    return [{"code": codes.get(k, ""), "name": names.get(k, ""), "reported": n}
-            for k, n in best]
+    known = {pk: (code, name) for pk, code, name in Category.objects.filter(
+        pk__in=[k for k, _ in best if k]).values_list("pk", "code", "name")}
+    return [{"code": known.get(k, ("", ""))[0], "name": known.get(k, ("", ""))[1],
+             "reported": n} for k, n in best]
 
 
 def channels(*, scope: Scope, focus: Focus, now: dt.datetime | None = None) -> list[dict]:
@@ -245,27 +288,21 @@ def areas(*, scope: Scope, focus: Focus, now: dt.datetime | None = None) -> dict
             stats[child][key] += int(n or 0)
 
     first, today = _window(now)
-    if uses_rollups(scope):
-        by = ("path", "grid_key") if kind == "grid" else ("path",)
-        for r in _tallies(OpenTally, scope, focus).order_by().values(*by).annotate(n=Sum("open")):
-            add("open", r["path"], r.get("grid_key"), r["n"])
-        if kind == "region":
-            rows = (_tallies(DayTally, scope, focus).filter(day__gte=first, day__lte=today)
-                    .order_by().values("path").annotate(n=Sum("reported")))
-            for r in rows:
-                add("reported", r["path"], None, r["n"])
+    if kind == "region" and uses_rollups(scope):
+        rows = (_tallies(DayTally, scope, focus).filter(day__gte=first, day__lte=today)
+                .order_by().values("path").annotate(n=Sum("reported")))
+        for r in rows:
+            add("reported", r["path"], None, r["n"])
     else:
-        for r in naive.open_counts(incidents(scope, focus)):
-            add("open", r["path"], r["grid_id"], r["open"])
-    live = incidents(scope, focus)
-    if kind == "grid" or not uses_rollups(scope):
-        rows = (naive.reported_between(live, first, today).order_by()
+        rows = (naive.reported_between(incidents(scope, focus), first, today).order_by()
                 .values("path", "grid_id").annotate(n=Count("id")))
         for r in rows:
             add("reported", r["path"], r["grid_id"], r["n"])
-    for key, qs in (("overdue", naive.red(live, now)), ("near_due", naive.yellow(live, now))):
-        for r in qs.order_by().values("path", "grid_id").annotate(n=Count("id")):
-            add(key, r["path"], r["grid_id"], r["n"])
+    by = ("path", "grid") if kind == "grid" else ("path",)
+    for key, *counts in open_now(scope=scope, focus=focus, now=now, by=by):
+        path, grid = key if kind == "grid" else (key[0], None)
+        for name, n in zip(("open", "overdue", "near_due"), counts, strict=True):
+            add(name, path, grid, n)
     return {"kind": kind,
             "items": [{"code": c["code"], "name": c["name"], **stats[c["id"]]}
                       for c in children]}

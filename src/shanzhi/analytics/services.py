@@ -11,7 +11,7 @@ from shanzhi.incidents.models import Incident
 
 from . import naive
 from .models import DayTally, MixTally, OpenTally
-from .rollups import DAY_COUNTERS, area_of, local_day
+from .rollups import DAY_COUNTERS, OPEN_COUNTERS, areas_of, local_day
 
 BATCH = 5000
 
@@ -36,18 +36,16 @@ def rollups_rebuild() -> dict[str, int]:
             for r in naive.days(every, first, last, by=("day", "region_id", "path"))]
     DayTally.objects.bulk_create(days, batch_size=BATCH)
     mix: dict[tuple, int] = defaultdict(int)
-    area_paths: dict[int, str] = {}
     rows = (naive.with_day(naive.reported_between(every, first, last)).order_by()
             .values("day", "path", "category_id", "channel"))
     for r in rows.annotate(n=Count("id")):
-        area_id, area_path = area_of(r["path"])
-        area_paths[area_id] = area_path
-        mix[(r["day"], area_id, r["category_id"] or 0, r["channel"])] += r["n"]
+        for area in areas_of(r["path"]):
+            mix[(r["day"], *area, r["category_id"] or 0, r["channel"])] += r["n"]
     MixTally.objects.bulk_create(
-        [MixTally(day=d, area_id=a, path=area_paths[a], category_key=c, channel=ch, reported=n)
-         for (d, a, c, ch), n in mix.items() if n], batch_size=BATCH)
+        [MixTally(day=d, area_id=a, path=p, depth=depth, category_key=c, channel=ch, reported=n)
+         for (d, a, p, depth, c, ch), n in mix.items() if n], batch_size=BATCH)
     opened = [OpenTally(region_id=r["region_id"], grid_key=r["grid_id"] or 0, path=r["path"],
-                        open=r["open"])
+                        **{c: r[c] for c in OPEN_COUNTERS})
               for r in naive.open_counts(every, by=("region_id", "path", "grid_id"))]
     OpenTally.objects.bulk_create(opened, batch_size=BATCH)
     return {"days": len(days), "mix": len(mix), "open": len(opened)}

@@ -26,8 +26,9 @@ _memos: list[Memo] = []
 
 class Memo(Generic[T]):
     def __init__(self, build: Callable[[], T], *, stamp: Callable[[], Hashable],
-                 ttl: float, revision: str = "") -> None:
-        self._build, self._stamp, self.ttl, self.revision = build, stamp, ttl, revision
+                 ttl: float, revision: str | tuple[str, ...] = "") -> None:
+        self._build, self._stamp, self.ttl = build, stamp, ttl
+        self.revisions = (revision,) if isinstance(revision, str) else revision
         self._lock = threading.Lock()
         self._value: T | None = None
         self._key: Hashable = None
@@ -51,12 +52,13 @@ class Memo(Generic[T]):
             self._value, self._key, self._checked_at = None, None, 0.0
 
 
-def revision_stamp(name: str) -> Callable[[], int]:
-    """A stamp for :class:`Memo`: the number of the named revision."""
+def revision_stamp(*names: str) -> Callable[[], Hashable]:
+    """A stamp for :class:`Memo`: the numbers of the named revisions."""
     from .models import Revision
 
-    def stamp() -> int:
-        return Revision.objects.filter(name=name).values_list("number", flat=True).first() or 0
+    def stamp() -> Hashable:
+        found = dict(Revision.objects.filter(name__in=names).values_list("name", "number"))
+        return tuple(found.get(name, 0) for name in names)
     return stamp
 
 
@@ -74,5 +76,5 @@ def bump(name: str) -> None:
 def reset_all(revision: str | None = None) -> None:
     """Forget this process's memos (those of one revision, or all: tests)."""
     for memo in _memos:
-        if revision is None or memo.revision == revision:
+        if revision is None or revision in memo.revisions:
             memo.reset()

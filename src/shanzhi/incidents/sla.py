@@ -16,6 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from shanzhi.accounts.staff import centre_operators, department_members
+from shanzhi.analytics import rollups
 
 from . import workflow as wf
 from .models import Incident, IncidentStage, TimelineEntry
@@ -62,6 +63,7 @@ def _warn(pk: int, now: dt.datetime) -> int:
                                           state=incident.state).update(warned=True)
         if not claimed:
             return 0
+        rollups.lights_changed(incident, before=(False, False), after=(True, False))
         TimelineEntry.objects.create(incident=incident, action="warn", actor=None, at=now,
                                      from_state=incident.state, to_state=incident.state,
                                      data={"stage": incident.stage,
@@ -78,10 +80,14 @@ def _mark_overdue(pk: int, now: dt.datetime) -> str:
                     .defer("holder__geometry").filter(pk=pk).first())
         if incident is None or incident.due_at is None:
             return ""
-        claimed = Incident.objects.filter(pk=pk, overdue=False, due_at=incident.due_at,
-                                          state=incident.state).update(overdue=True, warned=True)
+        # the flags as read, so that a warning marked meanwhile fails the claim
+        # (and the next round marks the incident again): the rollups count from them
+        claimed = Incident.objects.filter(pk=pk, overdue=False, warned=incident.warned,
+                                          due_at=incident.due_at, state=incident.state,
+                                          ).update(overdue=True, warned=True)
         if not claimed:
             return ""
+        lights = (True, True)
         IncidentStage.objects.filter(incident=incident, ended_at__isnull=True).update(
             overdue=True)
         rule = incident.rules.on_overdue if incident.rules else "notify"
@@ -108,8 +114,10 @@ def _mark_overdue(pk: int, now: dt.datetime) -> str:
             Incident.objects.filter(pk=pk).update(holder=parent, version=F("version") + 1,
                                                   escalate_count=F("escalate_count") + 1,
                                                   **stage_fields)
+            lights = (stage_fields["warned"], stage_fields["overdue"])
             data["escalated_to"] = parent.code
             done = "escalated"
+        rollups.lights_changed(incident, before=(incident.warned, False), after=lights)
         TimelineEntry.objects.create(incident=incident, action="overdue", actor=None, at=now,
                                      from_state=incident.state, to_state=incident.state,
                                      data=data)
