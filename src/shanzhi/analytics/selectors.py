@@ -233,10 +233,18 @@ def channels(*, scope: Scope, focus: Focus, now: dt.datetime | None = None) -> l
 
 def longest_overdue(*, scope: Scope, focus: Focus, now: dt.datetime | None = None,
                     limit: int = LONGEST_OVERDUE) -> list[dict]:
+    """The red incidents longest past their deadline: those the sweep marked
+    overdue, then those past due since. Two plain ordered scans of the index
+    ``incident_open_urgent``: one query with ``overdue OR due_at <= now``
+    is misjudged by the planner and sorts every red incident (1 s at 10 M)."""
     now = now or timezone.now()
-    rows = (naive.red(incidents(scope, focus), now).order_by("due_at", "id")
-            .values("number", "state", "due_at", "category__name", "region__name",
-                    "department__name", "holder__name")[:limit])
+    live = incidents(scope, focus).filter(state__in=wf.OPEN_STATES)
+    fields = ("number", "state", "due_at", "category__name", "region__name",
+              "department__name", "holder__name")
+    rows = list(live.filter(overdue=True).order_by("due_at", "id").values(*fields)[:limit])
+    if len(rows) < limit:
+        rows += live.filter(overdue=False, due_at__lte=now).order_by("due_at", "id").values(
+            *fields)[:limit - len(rows)]
     states = dict(Incident._meta.get_field("state").choices)
     return [{"number": r["number"], "state": r["state"], "state_label": str(states[r["state"]]),
              "due_at": r["due_at"].isoformat(),
@@ -310,10 +318,11 @@ def areas(*, scope: Scope, focus: Focus, now: dt.datetime | None = None) -> dict
 
 def points(*, scope: Scope, focus: Focus, now: dt.datetime | None = None,
            cap: int = POINTS_CAP) -> dict:
-    """Open incidents with a place, the most urgent first, at most ``cap``."""
+    """Open incidents with a place, the most urgent first (marked overdue,
+    then by deadline), at most ``cap``."""
     now = now or timezone.now()
     live = incidents(scope, focus).filter(state__in=wf.OPEN_STATES, lng__isnull=False)
-    rows = list(live.order_by("due_at", "id").values(
+    rows = list(live.order_by("-overdue", "due_at", "id").values(
         "number", "lng", "lat", "state", "due_at", "warn_at", "overdue", "category__name")[:cap])
     states = dict(Incident._meta.get_field("state").choices)
     out = []

@@ -210,8 +210,9 @@ class Incident(models.Model):
             models.Index(fields=["state", "due_at"], name="incident_state_due"),
             models.Index(fields=["overdue", "due_at"], name="incident_overdue_due"),
             models.Index(fields=["warned", "warn_at"], name="incident_warned_warn"),
-            # the open incidents by deadline: the map's most urgent first
-            models.Index(fields=["due_at", "id"], name="incident_open_due",
+            # the open incidents, marked overdue first, then by deadline: the
+            # map's most urgent, and the few past due but not yet marked
+            models.Index(fields=["-overdue", "due_at", "id"], name="incident_open_urgent",
                          condition=models.Q(state__in=sorted(wf.OPEN_STATES))),
             models.Index(fields=["department", "state"], name="incident_department_state"),
             models.Index(fields=["grid", "state"], name="incident_grid_state"),

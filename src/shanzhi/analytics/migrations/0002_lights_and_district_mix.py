@@ -49,6 +49,10 @@ class Migration(migrations.Migration):
             name='analytics_mix_unique',
         ),
         migrations.RemoveIndex(
+            model_name='daytally',
+            name='analytics_day_path',
+        ),
+        migrations.RemoveIndex(
             model_name='mixtally',
             name='analytics_mix_day_path',
         ),
@@ -68,8 +72,12 @@ class Migration(migrations.Migration):
             field=models.IntegerField(default=0),
         ),
         migrations.AddIndex(
+            model_name='daytally',
+            index=models.Index(fields=['day', 'path'], include=('reported', 'rejected', 'closed', 'closed_on_time', 'self_resolved', 'callbacks', 'satisfied'), name='analytics_day_path'),
+        ),
+        migrations.AddIndex(
             model_name='mixtally',
-            index=models.Index(fields=['depth', 'day', 'path'], name='analytics_mix_depth_day'),
+            index=models.Index(fields=['depth', 'day', 'path'], include=('category_key', 'channel', 'reported'), name='analytics_mix_depth_day'),
         ),
         migrations.AddConstraint(
             model_name='mixtally',
