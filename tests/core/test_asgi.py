@@ -5,11 +5,14 @@ from the event loop."""
 from __future__ import annotations
 
 import asyncio
+import io
+import zipfile
 
 import pytest
 from asgiref import sync
 from asgiref.testing import ApplicationCommunicator
 from django.core.handlers.asgi import ASGIHandler
+from django.test import Client
 
 from shanzhi.accounts.services import token_create
 from shanzhi.asgi import OneHopASGIHandler
@@ -93,3 +96,16 @@ def test_the_live_feed_streams_through_it(personas):
     assert status == 200
     assert headers["content-type"] == "text/event-stream; charset=utf-8"
     assert first.startswith(b"retry:")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_streamed_excel_export_comes_through_whole(personas):
+    client = Client()
+    client.force_login(personas.west_operator)
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
+    status, headers, body = asyncio.run(
+        get(OneHopASGIHandler(), "/incidents/export.xlsx", {"Cookie": cookie}))
+    assert status == 200
+    assert headers["content-type"].startswith("application/vnd.openxmlformats")
+    with zipfile.ZipFile(io.BytesIO(body)) as book:  # a whole workbook, central directory and all
+        assert "xl/worksheets/sheet1.xml" in book.namelist()
