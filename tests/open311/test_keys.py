@@ -86,3 +86,15 @@ def test_a_key_past_its_rate_limit_gets_429_in_the_error_format(o311, city):
     assert o311.get("requests", api_key=city.secret).status_code == 429
     assert o311.get("requests").status_code == 200  # reads without a key are not counted
     assert RateWindow.objects.get(key=city.key).count == 5
+
+
+def test_a_service_account_is_no_operator_to_notify(city):
+    """It is an operator of the city only to carry the key's scope: it can
+    never log in, so it gets no notifications."""
+    from shanzhi.accounts.services import user_create
+    from shanzhi.accounts.staff import centre_operators
+
+    city_region = city.key.jurisdiction
+    human = user_create(username="city_desk", password="x-Strong-pass-2026", role=Role.OPERATOR,
+                        region_code=city_region.code)
+    assert centre_operators([city_region.pk]) == [human.pk]

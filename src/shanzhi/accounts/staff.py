@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
 from shanzhi.core.memo import Memo, bump, revision_stamp
@@ -32,9 +33,12 @@ class Staff:
 
 def _build() -> Staff:
     operators, members, grids = defaultdict(list), defaultdict(list), defaultdict(set)
-    for pk, role, region_id, department_id in User.objects.filter(is_active=True).values_list(
-            "pk", "role", "region_id", "department_id").order_by("pk"):
-        if role == Role.OPERATOR and region_id:
+    for pk, role, region_id, department_id, password in User.objects.filter(
+            is_active=True).values_list("pk", "role", "region_id", "department_id",
+                                        "password").order_by("pk"):
+        # an account that can never log in (an Open311 key's) has no inbox to read
+        can_log_in = not password.startswith(UNUSABLE_PASSWORD_PREFIX)
+        if role == Role.OPERATOR and region_id and can_log_in:
             operators[region_id].append(pk)
         if department_id:
             members[department_id].append(pk)
