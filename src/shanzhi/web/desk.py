@@ -127,7 +127,7 @@ def department_desk(request: HttpRequest) -> HttpResponse:
     tabs = [{"state": state, "label": label,
              "count": sum(counts.get(s, 0) for s in state.split(",")),
              "active": form.value("state") == state} for state, label in DESK_TABS]
-    context.update(tabs=tabs, department=request.user.department)
+    context.update(tabs=tabs, department=request.user.department, lights=LIGHTS)
     if is_htmx(request):
         return _results(request, "web/parts/department_results.html", context, form)
     return render_page(request, "web/department_desk.html", **context)

@@ -6,6 +6,8 @@
 // For tests: window.__commandReady is true once the figures and the map of
 // the current region are shown; window.__feedCount counts feed items shown.
 
+import { baseStyle } from "./basemap.js";
+
 const LOCAL_FONTS = "Noto Sans CJK SC, Source Han Sans SC, Microsoft YaHei, PingFang SC, sans-serif";
 const EMPTY = { type: "FeatureCollection", features: [] };
 const SHADES = ["#dfe9f3", "#f6d28b", "#ee9a4d", "#d9472b"];
@@ -55,7 +57,8 @@ class CommandCentre {
     setInterval(() => this.clock(), 1000);
     this.map = new this.lib.Map({
       container: "cc-map",
-      style: this.style(),
+      style: baseStyle(this.c.tileUrl, { background: this.big ? "#0b1a2e" : "#eef2f5",
+                                         opacity: 0.8 }),
       center: [120.6, 31.3], zoom: 8, maxZoom: 18,
       localIdeographFontFamily: LOCAL_FONTS,
       attributionControl: false, dragRotate: false, pitchWithRotate: false,
@@ -75,17 +78,6 @@ class CommandCentre {
   clock() {
     const now = new Date();
     this.el("cc-clock").textContent = now.toLocaleString("zh-CN", { hour12: false });
-  }
-
-  style() {
-    const sources = {};
-    const bg = this.big ? "#0b1a2e" : "#eef2f5";
-    const layers = [{ id: "bg", type: "background", paint: { "background-color": bg } }];
-    if (this.c.tileUrl) {
-      sources.tiles = { type: "raster", tiles: [this.c.tileUrl], tileSize: 256 };
-      layers.push({ id: "tiles", type: "raster", source: "tiles", paint: { "raster-opacity": 0.8 } });
-    }
-    return { version: 8, sources, layers };
   }
 
   addLayers() {

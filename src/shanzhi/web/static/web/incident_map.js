@@ -5,6 +5,8 @@
 // For tests: window.__incidentMap is the MapLibre map; window.__incidentMapReady
 // is true once the map is idle with its data.
 
+import { baseStyle } from "./basemap.js";
+
 const MAX_ZOOM = 18;
 const EMPTY = { type: "FeatureCollection", features: [] };
 const PADDING = 36;
@@ -13,7 +15,7 @@ export function startIncidentMap(maplibregl, config) {
   window.__incidentMapReady = false;
   const map = new maplibregl.Map({
     container: "incident-map",
-    style: style(config.tileUrl),
+    style: baseStyle(config.tileUrl),
     center: [config.lng, config.lat],
     zoom: 15,
     maxZoom: MAX_ZOOM,
@@ -36,16 +38,6 @@ export function startIncidentMap(maplibregl, config) {
     map.triggerRepaint();
   });
   return map;
-}
-
-function style(tileUrl) {
-  const sources = {};
-  const layers = [{ id: "bg", type: "background", paint: { "background-color": "#eef2f5" } }];
-  if (tileUrl) {
-    sources.tiles = { type: "raster", tiles: [tileUrl], tileSize: 256 };
-    layers.push({ id: "tiles", type: "raster", source: "tiles", paint: { "raster-opacity": 0.85 } });
-  }
-  return { version: 8, sources, layers };
 }
 
 async function loadArea(url) {

@@ -7,6 +7,8 @@
 // For tests: window.__intakeMap is the MapLibre map; window.__intakeMapReady
 // is true once the map is idle with its grids.
 
+import { baseStyle } from "./basemap.js";
+
 const MAX_ZOOM = 18;
 const EMPTY = { type: "FeatureCollection", features: [] };
 const PADDING = 24;
@@ -20,7 +22,7 @@ export function startIntakeMap(maplibregl, config) {
   const status = el("point-status");
   const map = new maplibregl.Map({
     container: "intake-map",
-    style: style(config.tileUrl),
+    style: baseStyle(config.tileUrl),
     center: [120.62, 31.3],
     zoom: 9,
     maxZoom: MAX_ZOOM,
@@ -109,16 +111,6 @@ export function startIntakeMap(maplibregl, config) {
 
 function round(value) {
   return Math.round(value * 1e6) / 1e6;
-}
-
-function style(tileUrl) {
-  const sources = {};
-  const layers = [{ id: "bg", type: "background", paint: { "background-color": "#eef2f5" } }];
-  if (tileUrl) {
-    sources.tiles = { type: "raster", tiles: [tileUrl], tileSize: 256 };
-    layers.push({ id: "tiles", type: "raster", source: "tiles", paint: { "raster-opacity": 0.85 } });
-  }
-  return { version: 8, sources, layers };
 }
 
 async function get(url) {

@@ -12,6 +12,8 @@
 // the map is idle with its data (false again while a navigation loads);
 // window.__mapState tells what is open and selected.
 
+import { baseStyle } from "./basemap.js";
+
 const FONT = ["Noto Sans CJK SC"];
 const LOCAL_FONTS = "Noto Sans CJK SC, Source Han Sans SC, Microsoft YaHei, PingFang SC, sans-serif";
 const MAX_ZOOM = 18;
@@ -66,7 +68,7 @@ class TerritoryMap {
   async start() {
     this.map = new this.lib.Map({
       container: "map",
-      style: this.style(),
+      style: baseStyle(this.tileUrl),
       center: [120.6, 31.3],
       zoom: 8,
       maxZoom: MAX_ZOOM,
@@ -99,17 +101,6 @@ class TerritoryMap {
     this.loadMesh(this.zoomNow());
     if (this.roots.length === 1) await this.openRegion(this.roots[0].code, { duration: 0 });
     else await this.openTerritory({ duration: 0 });
-  }
-
-  style() {
-    const sources = {};
-    const layers = [{ id: "bg", type: "background", paint: { "background-color": "#eef2f5" } }];
-    if (this.tileUrl) {
-      sources.tiles = { type: "raster", tiles: [this.tileUrl], tileSize: 256 };
-      layers.push({ id: "tiles", type: "raster", source: "tiles",
-                    paint: { "raster-opacity": 0.85 } });
-    }
-    return { version: 8, sources, layers };
   }
 
   addLayers() {
