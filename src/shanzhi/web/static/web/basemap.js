@@ -12,3 +12,15 @@ export function baseStyle(tileUrl, { background = "#eef2f5", opacity = 0.85 } = 
   }
   return { version: 8, sources, layers };
 }
+
+// A flat map (no rotation or pitch) with zoom buttons and a scale.
+export function flatMap(maplibregl, { container, tileUrl, center, zoom, maxZoom }) {
+  const map = new maplibregl.Map({
+    container, style: baseStyle(tileUrl), center, zoom, maxZoom,
+    attributionControl: false, dragRotate: false, pitchWithRotate: false, touchPitch: false,
+  });
+  map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-right");
+  map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-right");
+  map.touchZoomRotate.disableRotation();
+  return map;
+}

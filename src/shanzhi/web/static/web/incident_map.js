@@ -5,7 +5,7 @@
 // For tests: window.__incidentMap is the MapLibre map; window.__incidentMapReady
 // is true once the map is idle with its data.
 
-import { baseStyle } from "./basemap.js";
+import { flatMap } from "./basemap.js";
 
 const MAX_ZOOM = 18;
 const EMPTY = { type: "FeatureCollection", features: [] };
@@ -13,21 +13,10 @@ const PADDING = 36;
 
 export function startIncidentMap(maplibregl, config) {
   window.__incidentMapReady = false;
-  const map = new maplibregl.Map({
-    container: "incident-map",
-    style: baseStyle(config.tileUrl),
-    center: [config.lng, config.lat],
-    zoom: 15,
-    maxZoom: MAX_ZOOM,
-    attributionControl: false,
-    dragRotate: false,
-    pitchWithRotate: false,
-    touchPitch: false,
-  });
+  const map = flatMap(maplibregl, { container: "incident-map", tileUrl: config.tileUrl,
+                                    center: [config.lng, config.lat], zoom: 15,
+                                    maxZoom: MAX_ZOOM });
   window.__incidentMap = map;
-  map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-right");
-  map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-right");
-  map.touchZoomRotate.disableRotation();
   map.on("load", async () => {
     const area = await loadArea(config.areaUrl);
     addLayers(map, area, config);

@@ -7,7 +7,7 @@
 // For tests: window.__intakeMap is the MapLibre map; window.__intakeMapReady
 // is true once the map is idle with its grids.
 
-import { baseStyle } from "./basemap.js";
+import { flatMap } from "./basemap.js";
 
 const MAX_ZOOM = 18;
 const EMPTY = { type: "FeatureCollection", features: [] };
@@ -20,21 +20,9 @@ export function startIntakeMap(maplibregl, config) {
   const lngInput = el("i-lng");
   const latInput = el("i-lat");
   const status = el("point-status");
-  const map = new maplibregl.Map({
-    container: "intake-map",
-    style: baseStyle(config.tileUrl),
-    center: [120.62, 31.3],
-    zoom: 9,
-    maxZoom: MAX_ZOOM,
-    attributionControl: false,
-    dragRotate: false,
-    pitchWithRotate: false,
-    touchPitch: false,
-  });
+  const map = flatMap(maplibregl, { container: "intake-map", tileUrl: config.tileUrl,
+                                    center: [120.62, 31.3], zoom: 9, maxZoom: MAX_ZOOM });
   window.__intakeMap = map;
-  map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-right");
-  map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-right");
-  map.touchZoomRotate.disableRotation();
   map.getCanvas().style.cursor = "crosshair";
 
   let locating = 0;
