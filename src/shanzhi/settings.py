@@ -37,6 +37,9 @@ SECRET_KEY = _secret_key()
 DEBUG = env_bool("DEBUG")
 ALLOWED_HOSTS = [h.strip() for h in env("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in env("CSRF_TRUSTED_ORIGINS").split(",") if o]
+# Reverse proxies in front of the servers whose X-Forwarded-For is trusted
+# (core.net.client_ip): 0 when clients connect directly.
+PROXY_COUNT = int(env("PROXY_COUNT", "0"))
 
 INSTALLED_APPS = [
     "django.contrib.admin",
