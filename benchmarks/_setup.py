@@ -138,6 +138,80 @@ def drop_database(url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')
 
 
+#: Where ``locate.py`` compares with PostGIS when nothing else is said.
+POSTGIS_URL = "postgresql://postgres@127.0.0.1:5432/shanzhi_bench_locate"
+_apt_updated = False
+
+
+def _local(url: str) -> bool:
+    return (urlsplit(url).hostname or "localhost") in ("localhost", "127.0.0.1", "::1")
+
+
+def install_postgis(major: int, *, progress=print) -> bool:
+    """Install Debian's PostGIS for PostgreSQL ``major`` with apt (``apt-get
+    update`` once per run, then ``apt-get install -y postgresql-<major>-postgis-3``).
+    Only as root; otherwise say what to run. True if the package is installed."""
+    global _apt_updated
+    package = f"postgresql-{major}-postgis-3"
+    if shutil.which("apt-get") is None:
+        progress(f"PostGIS is missing and there is no apt-get here: install {package} "
+                 f"(or your system's PostGIS for PostgreSQL {major}) yourself")
+        return False
+    if os.geteuid() != 0:
+        progress(f"PostGIS is missing; the benchmark installs it only as root. Run:\n"
+                 f"    sudo apt-get update && sudo apt-get install -y {package}\n"
+                 f"and run the benchmark again")
+        return False
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    if not _apt_updated:
+        progress("apt-get update …")
+        subprocess.run(["apt-get", "update", "-q"], env=env, check=False,
+                       stdout=subprocess.DEVNULL)
+        _apt_updated = True
+    progress(f"apt-get install -y {package} …")
+    done = subprocess.run(["apt-get", "install", "-y", "-q", package], env=env, check=False,
+                          stdout=subprocess.DEVNULL)
+    if done.returncode != 0:
+        progress(f"apt-get install {package} failed (exit {done.returncode})")
+    return done.returncode == 0
+
+
+def postgis_database(url: str, *, progress=print) -> str | None:
+    """A fresh benchmark database (``throwaway_database``: the name must hold
+    "bench") with the PostGIS extension; Debian's package is installed with
+    apt when the server is on this machine and lacks it. None (and a message)
+    when that is not possible: PostGIS is only ever needed by benchmarks."""
+    import psycopg
+
+    try:
+        url = throwaway_database(url)
+        conn = psycopg.connect(url, autocommit=True)
+    except psycopg.Error as exc:
+        progress(f"cannot use {url}: {str(exc).splitlines()[0]}")
+        return None
+    with conn:
+        try:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+            return url
+        except psycopg.Error as exc:
+            progress(f"CREATE EXTENSION postgis: {str(exc).splitlines()[0]}")
+        major = int(conn.execute("SHOW server_version_num").fetchone()[0]) // 10000
+    if not _local(url):
+        progress(f"the server of {url} is not on this machine: install PostGIS "
+                 f"(postgresql-{major}-postgis-3) there")
+        return None
+    if not install_postgis(major, progress=progress):
+        return None
+    with psycopg.connect(url, autocommit=True) as conn:
+        try:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        except psycopg.Error as exc:
+            progress(f"CREATE EXTENSION postgis after installing it: "
+                     f"{str(exc).splitlines()[0]}")
+            return None
+    return url
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -14,7 +14,6 @@ set -euo pipefail
 # ---- pinned versions --------------------------------------------------------
 MAPLIBRE_VERSION="6.17.0"   # maplibre-gl: newest 6.x (6.x ships ESM only, see below)
 HTMX_VERSION="2.0.11"       # htmx.org: newest 2.x (4.x is a different API; do not bump)
-ALPINE_VERSION="3.17.5"     # alpinejs: newest 3.x
 ECHARTS_VERSION="6.1.0"     # echarts: newest 6.x
 # -----------------------------------------------------------------------------
 
@@ -88,40 +87,11 @@ P="$TMP/htmx.org/package"
 copy "$P/dist/htmx.min.js" "$VENDOR/htmx/htmx.min.js"
 cp "$P/LICENSE" "$VENDOR/htmx/LICENSE"
 
-# ---- alpinejs ---------------------------------------------------------------
-fetch alpinejs "$ALPINE_VERSION"
-P="$TMP/alpinejs/package"
-copy "$P/dist/cdn.min.js" "$VENDOR/alpinejs/alpine.min.js"
-lic="$(find "$P" -maxdepth 1 -iname 'licen[cs]e*' | head -n 1)"
-if [ -n "$lic" ]; then
-    cp "$lic" "$VENDOR/alpinejs/LICENSE"
-else
-    # The alpinejs npm tarball ships no LICENSE file (package.json: "MIT");
-    # this is the text of upstream's LICENSE.md.
-    cat > "$VENDOR/alpinejs/LICENSE" <<'EOF'
-# MIT License
-
-Copyright © 2019-2021 Caleb Porzio and contributors
-
-Permission is hereby granted, free of charge, to any person obtaining a copy
-of this software and associated documentation files (the "Software"), to deal
-in the Software without restriction, including without limitation the rights
-to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
-copies of the Software, and to permit persons to whom the Software is
-furnished to do so, subject to the following conditions:
-
-The above copyright notice and this permission notice shall be included in all
-copies or substantial portions of the Software.
-
-THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
-IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
-FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
-AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
-LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
-OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
-SOFTWARE.
-EOF
-fi
+# ---- alpinejs: no longer vendored ------------------------------------------
+# Standard Alpine.js evaluates its attribute expressions with `new Function`,
+# which the Content-Security-Policy (no 'unsafe-eval', core/middleware.py)
+# refuses; the few behaviours it gave the pages are plain scripts in
+# web/static/web/page.js and intake_form.js.
 
 # ---- echarts ----------------------------------------------------------------
 fetch echarts "$ECHARTS_VERSION"
@@ -136,7 +106,6 @@ cp "$P/NOTICE" "$VENDOR/echarts/NOTICE"   # Apache-2.0: NOTICE travels with it
     echo "# name version npm-tarball-integrity (npm view NAME@VERSION dist.integrity)"
     echo "maplibre-gl $MAPLIBRE_VERSION ${INTEGRITY[maplibre-gl]}"
     echo "htmx.org $HTMX_VERSION ${INTEGRITY[htmx.org]}"
-    echo "alpinejs $ALPINE_VERSION ${INTEGRITY[alpinejs]}"
     echo "echarts $ECHARTS_VERSION ${INTEGRITY[echarts]}"
     echo "#"
     echo "# Files are copied from each tarball's dist/ unchanged except that a trailing"

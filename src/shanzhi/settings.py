@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "ninja",  # the API docs' Swagger UI from static files, not a CDN (CSP, offline)
     "shanzhi.core",
     "shanzhi.geo",
     "shanzhi.accounts",
@@ -61,10 +62,15 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # CSP, Permissions-Policy, X-Frame-Options on every answer, static files
+    # included; a body over REQUEST_MAX_BYTES refused unread (core/middleware.py)
+    "shanzhi.core.middleware.SecurityHeadersMiddleware",
+    "shanzhi.core.middleware.RequestSizeMiddleware",
     "django.middleware.gzip.GZipMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "shanzhi.core.input.HostileInputMiddleware",  # NUL, controls, odd digits: 400 (core/input.py)
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -123,9 +129,37 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+# --- log-in security (docs/security.md)
+# argon2 first; PBKDF2 still checks the hashes made before, which are upgraded
+# to argon2 at the user's next log-in.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
 ]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": int(env("PASSWORD_MIN_LENGTH", "8"))}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "shanzhi.accounts.passwords.CharacterClassValidator"},
+]
+# every log-in goes through accounts.backends: locked accounts and addresses
+# are refused before any password is hashed
+AUTHENTICATION_BACKENDS = ["shanzhi.accounts.backends.ThrottledModelBackend"]
+#: failures of one account (the name typed) within the window that lock it
+LOGIN_ACCOUNT_FAILURES = int(env("LOGIN_ACCOUNT_FAILURES", "5"))
+#: failures from one client address within the window that lock the address
+LOGIN_ADDRESS_FAILURES = int(env("LOGIN_ADDRESS_FAILURES", "20"))
+LOGIN_WINDOW_MINUTES = int(env("LOGIN_WINDOW_MINUTES", "15"))
+LOGIN_LOCK_MINUTES = int(env("LOGIN_LOCK_MINUTES", "15"))
+#: roles that must log in with a second factor (TOTP), comma-separated
+TWO_FACTOR_REQUIRED_ROLES = [r.strip() for r in env("2FA_REQUIRED_ROLES", "city_admin").split(",")
+                             if r.strip()]
+TWO_FACTOR_ISSUER = env("2FA_ISSUER", "善治 shanzhi")
+#: an API token lives this many days (then 401 token_expired; renew before)
+TOKEN_DAYS = int(env("TOKEN_DAYS", "30"))
 
 CACHES = {
     "default": {
@@ -165,9 +199,48 @@ WORKER_IN_SERVER = env_bool("WORKER_IN_SERVER", default=not DATABASE_URL)
 # --- the map: no base tiles by default (government networks have no internet)
 MAP_TILE_URL = env("MAP_TILE_URL")
 
+# --- security: response headers (core/middleware.py), cookies, TLS, uploads
+#: behind TLS (a reverse proxy terminating HTTPS): Secure cookies and HSTS
+SECURE = env_bool("SECURE")
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+#: a log-in lasts one working shift
+SESSION_COOKIE_AGE = int(float(env("SESSION_HOURS", "8")) * 3600)
+SESSION_COOKIE_SECURE = SECURE
+CSRF_COOKIE_SECURE = SECURE
+#: the header by which the TLS-terminating proxy says the client used HTTPS
+#: (its value "https"); only honour one the proxy always sets or strips
+PROXY_SSL_HEADER = env("PROXY_SSL_HEADER", "X-Forwarded-Proto" if SECURE else "").strip()
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + PROXY_SSL_HEADER.upper().replace("-", "_"), "https") if PROXY_SSL_HEADER else None)
+SECURE_SSL_REDIRECT = SECURE and env_bool("SSL_REDIRECT")
+SECURE_HSTS_SECONDS = int(env("HSTS_SECONDS", str(365 * 24 * 3600))) if SECURE else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_SUBDOMAINS")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+#: photos: at most UPLOAD_MAX_FILES files and UPLOAD_MAX_MB in all per request
+#: (each at most 10 MB: incidents.services.MAX_PHOTO_BYTES)
+UPLOAD_MAX_BYTES = int(env("UPLOAD_MAX_MB", "30")) * 1024 * 1024
+UPLOAD_MAX_FILES = int(env("UPLOAD_MAX_FILES", "10"))
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # the fields of a form or a JSON body (2.5 MB)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # a larger file is spooled to disk while parsed
+DATA_UPLOAD_MAX_NUMBER_FILES = 2 * UPLOAD_MAX_FILES  # the parser's backstop
+#: a request body larger than this is refused (413) before it is parsed
+REQUEST_MAX_BYTES = UPLOAD_MAX_BYTES + DATA_UPLOAD_MAX_MEMORY_SIZE
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
 }
+
+# --- Open311 publication policy (docs/open311.md): GET requests publish only the
+# incidents of these channels (and of public or coarse categories) ...
+OPEN311_PUBLIC_CHANNELS = tuple(c.strip() for c in env("OPEN311_PUBLIC_CHANNELS", "open311")
+                                .split(",") if c.strip())
+# ... and a client without an api_key may read this many times a minute (per address)
+OPEN311_ANONYMOUS_PER_MINUTE = int(env("OPEN311_ANONYMOUS_PER_MINUTE", "60"))

@@ -11,14 +11,11 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pyotp
 import pytest
 from django.core.cache import cache
 
 from tests.conftest import PASSWORD
-
-# Playwright's sync API runs an event loop in this thread; Django would refuse
-# ORM calls made from it (fixtures, the live server's thread is unaffected).
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -45,7 +42,13 @@ def browser():
         from playwright.sync_api import sync_playwright
     except ImportError:
         _unavailable("Playwright not installed: pip install -e '.[dev]'")
-    with sync_playwright() as playwright:
+    # Playwright's sync API runs an event loop in this thread from here to the
+    # session's end; Django would refuse the ORM calls made from it (fixtures;
+    # the live server's thread is unaffected). Its async-safety check is off
+    # for that time only — never at import, which would switch it off for every
+    # test of the session (tests/core/test_async_safety.py proves it is on).
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
         browser.close()
@@ -64,6 +67,74 @@ def _fresh_map_cache() -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
+
+
+#: Run in every page before its own scripts: a violation of the
+#: Content-Security-Policy (core/middleware.py) is written to the console.
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  console.error(`CSP violation: ${e.effectiveDirective} refused ${e.blockedURI || "inline"}`
+                + ` (${e.sourceFile || document.URL}:${e.lineNumber}) ${e.sample || ""}`);
+});
+"""
+
+
+def _wait_for_function(page, expression: str, *, arg=None, timeout: float | None = None,
+                       polling: float | str | None = None):
+    """``Page.wait_for_function`` that the CSP does not refuse: Playwright's
+    own compiles the predicate with eval inside the page, which a policy
+    without 'unsafe-eval' blocks; this one polls ``page.evaluate`` (run
+    through the devtools protocol, outside the page's policy)."""
+    import time
+
+    from playwright.sync_api import Error
+
+    deadline = time.monotonic() + (TIMEOUT_MS if timeout is None else timeout) / 1000
+    while True:
+        try:
+            value = page.evaluate(expression, arg)
+        except Error as error:  # the page is navigating: ask the next one
+            if "context was destroyed" not in str(error) and "navigat" not in str(error):
+                raise
+            value = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"wait_for_function: still false after the timeout: {expression}")
+        page.wait_for_timeout(polling if isinstance(polling, int | float) else 100)
+
+
+def _is_csp_violation(text: str) -> bool:
+    # ours, and Chromium's own "Refused to … because it violates … Content Security Policy"
+    return text.startswith("CSP violation:") or "Content Security Policy" in text
+
+
+@pytest.fixture(autouse=True)
+def _no_csp_violation(monkeypatch) -> Iterator[list[str]]:
+    """Every browser context a test opens (``new_page``, or a browser of its
+    own) listens for CSP violations; the test fails if a page broke the policy,
+    so every browser test proves its pages run under it."""
+    try:
+        from playwright.sync_api import Browser, Page
+    except ImportError:
+        yield []
+        return
+    violations: list[str] = []
+    new_context = Browser.new_context
+
+    def listening(self, *args, **kwargs):
+        context = new_context(self, *args, **kwargs)
+        context.add_init_script(script=CSP_LISTENER)
+        context.on("console", lambda message: _is_csp_violation(message.text)
+                   and violations.append(f"{message.text} [{message.location.get('url', '')}]"))
+        return context
+
+    monkeypatch.setattr(Browser, "new_context", listening)
+    monkeypatch.setattr(Page, "wait_for_function", _wait_for_function)
+    yield violations
+    if violations:
+        pytest.fail("Content-Security-Policy violations:\n" + "\n".join(violations),
+                    pytrace=False)
 
 
 @pytest.fixture
@@ -95,10 +166,27 @@ def log_in(live_server) -> Callable:
         page.fill("#id_username", user.username)
         page.fill("#id_password", password)
         page.click("form.login-form button[type=submit]")
+        pass_second_factor(page, user)
         page.wait_for_url(f"{live_server.url}/map/")
         wait_for_map(page)
 
     return do
+
+
+def pass_second_factor(page, user) -> None:
+    """When the log-in asks for a code (a city admin's required second factor),
+    enrol with the key the page shows, or type the code of the enrolled key, as
+    a person with an authenticator app would."""
+    from shanzhi.accounts.models import TwoFactor
+
+    page.wait_for_url(lambda url: "/login/code/" in url or "/login/" not in url)
+    if "/login/code/" not in page.url:
+        return
+    shown = page.locator(".otp-secret")
+    secret = ("".join(shown.inner_text().split()) if shown.count()
+              else TwoFactor.objects.get(user=user).secret)
+    page.fill("#id_code", pyotp.TOTP(secret).now())
+    page.click("form.login-form button[type=submit]")
 
 
 def wait_for_map(page, condition: str = "true") -> None:

@@ -14,7 +14,7 @@ from shanzhi.accounts.services import user_create
 from shanzhi.demo.load import DEMO_PASSWORD, build_demo
 from tests.conftest import PASSWORD
 
-from .conftest import click_map_at, rendered_codes, wait_for_map
+from .conftest import click_map_at, pass_second_factor, rendered_codes, wait_for_map
 
 pytestmark = pytest.mark.browser
 
@@ -159,6 +159,9 @@ def test_screenshots_of_the_suzhou_demo(new_page, live_server, transactional_db)
     page.fill("#id_username", admin.username)
     page.fill("#id_password", DEMO_PASSWORD)
     page.click("form.login-form button[type=submit]")
+    page.wait_for_url("**/login/code/")
+    page.screenshot(path=SCREENSHOTS / "login-second-factor.png")
+    pass_second_factor(page, admin)
     wait_for_map(page, "window.__mapState.current === '320500'")
 
     def shot(name: str) -> None:

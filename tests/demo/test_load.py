@@ -5,6 +5,7 @@ import datetime as dt
 
 import pytest
 
+from shanzhi import settings as production_settings
 from shanzhi.accounts.models import GridWorker, Role, User
 from shanzhi.accounts.scope import Scope
 from shanzhi.demo.load import build_demo
@@ -60,7 +61,8 @@ def test_a_district_of_the_demo_has_no_gaps_or_overlaps(demo):
 
 
 def test_every_role_has_a_demo_log_in_with_a_territory(demo, settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    # the demo was built with the production hashers (argon2), not the tests' MD5
+    settings.PASSWORD_HASHERS = production_settings.PASSWORD_HASHERS
     assert {login.role for login in demo} == set(Role.values)
     for login in demo:
         user = User.objects.get(username=login.username)

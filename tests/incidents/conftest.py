@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import pytest
 
@@ -132,6 +133,28 @@ def cast(desk, territory) -> Cast:
                 handler=desk.handler, cgj_handler=User.objects.get(username="cgj_handler"),
                 worker=desk.worker, neighbour_worker=neighbour, viewer=desk.viewer,
                 nobody=desk.nobody)
+
+
+def keep_memos(monkeypatch) -> None:
+    """The per-process memos never expire for the rest of the test, however
+    slow the machine: the clock they read (``core.memo.clock``, and
+    ``time.monotonic`` as the spatial index and the working calendar read it)
+    stands still. A write in this process still rebuilds them at once. For
+    tests that count queries: a memo's ttl passing between two counts would
+    add its stamp query to one of them."""
+    from shanzhi.core import memo
+    from shanzhi.core import models as core_models
+    from shanzhi.geo import index as geo_index
+
+    stopped = SimpleNamespace(monotonic=lambda: 1_000_000.0)
+    monkeypatch.setattr(memo, "clock", stopped.monotonic)
+    monkeypatch.setattr(geo_index, "time", stopped)
+    monkeypatch.setattr(core_models, "time", stopped)
+
+
+@pytest.fixture
+def memos_kept(monkeypatch) -> None:
+    keep_memos(monkeypatch)
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,8 @@
 """Open311 fixtures: the square city of ``tests/conftest.py`` with its
 personas, the seeded taxonomy plus one service with every datatype, an API
-key, and a few incidents in known states reached through the real services.
+key, and a few incidents in known states reached through the real services:
+``app_report`` files what Open311 publishes (channel open311, a public
+category), ``patrol`` what it never does (a grid worker's report).
 The conformance tests drive a live server (pytest-django ``live_server``)."""
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ def taxonomy(db):
     seed(Category, CategoryRules)
     parent = Category.objects.get(code="SJ01")
     survey = Category.objects.create(code=SURVEY, name="垃圾调查", kind=parent.kind,
-                                     parent=parent)
+                                     parent=parent, publication=Category.Publication.PUBLIC)
     category_rules_create(actor=None, category=survey, limits={}, departments={},
                           urgencies=[{"code": "normal", "name": "一般", "factor": 1}],
                           extra_fields=SURVEY_FIELDS)
@@ -78,8 +80,18 @@ def city(personas, territory, taxonomy) -> City:
                 worker=personas.worker, east_operator=personas.east_operator)
 
 
+def app_report(city: City, **fields) -> Incident:
+    """A citizen app's 暴露垃圾 report at the west point, filed with the key
+    (channel open311, a public category): one Open311 publishes."""
+    fields = {"channel": "open311", "description": "路边有暴露垃圾", "category": "SJ0102",
+              "lng": 120.005, "lat": 31.015, **fields}
+    incident, _created = services.incident_report(actor=city.key.user, **fields)
+    return incident
+
+
 def patrol(city: City, **fields) -> Incident:
-    """A grid worker's 暴露垃圾 report at the west point, through the service."""
+    """A grid worker's 暴露垃圾 report at the west point, through the service
+    (channel grid_patrol: never published through Open311)."""
     fields = {"channel": "grid_patrol", "description": "路边有暴露垃圾", "category": "SJ0102",
               "lng": 120.005, "lat": 31.015, **fields}
     incident, _created = services.incident_report(actor=city.worker, **fields)

@@ -9,13 +9,13 @@ from civicbot.http import RateLimiter
 from georeport import GeoReport
 
 from shanzhi.open311.services import key_create
-from tests.open311.conftest import closed, patrol
+from tests.open311.conftest import app_report, closed
 
 
 @pytest.mark.parametrize("fmt", ["json", "xml"])
 def test_georeport_reads_services_definitions_and_requests(o311, city, fmt):
-    done = closed(city, patrol(city), result="已清理")
-    fresh = patrol(city, category="SJ0402")
+    done = closed(city, app_report(city), result="已清理")
+    fresh = app_report(city, category="SJ0402")
     client = GeoReport(o311.base, jurisdiction="320500", output_format=fmt)
 
     services = client.get_service_list()
@@ -47,7 +47,7 @@ def test_civicbot_drives_all_six_methods(o311, city):
     endpoint = Endpoint(id="shanzhi", name="苏州 shanzhi", base_url=o311.base, write=True)
     client = Open311Client(endpoint, transport=HttpTransport(
         rate_limiter=RateLimiter(min_interval=0)), jurisdiction_id="320500")
-    existing = patrol(city)
+    existing = app_report(city)
 
     services = client.list_services()
     assert "SJ9901" in {s["service_code"] for s in services}

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.open311.conftest import WEST_POINT, patrol
+from tests.open311.conftest import WEST_POINT, app_report
 
 DECLARATION = '<?xml version="1.0" encoding="utf-8"?>'
 
@@ -27,7 +27,7 @@ def json_of(response):
 @pytest.fixture
 def paths(o311, city):
     """One path of each read endpoint, and its XML root and item."""
-    incident = patrol(city)
+    incident = app_report(city)
     created = o311.post(service_code="SJ0102", description="有垃圾", **WEST_POINT).json()[0]
     token = city.key.requests.get().token
     assert created["service_request_id"] != incident.number

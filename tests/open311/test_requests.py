@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import zoneinfo
 
 import pytest
+import time_machine
 from django.utils import timezone
 from shapely.geometry import box
 
@@ -16,9 +18,15 @@ from shanzhi.geo.services import NewNode, regions_add
 from shanzhi.incidents import services
 from shanzhi.open311 import selectors
 from shanzhi.open311.services import key_create
-from tests.open311.conftest import closed, patrol
+from tests.open311.conftest import app_report, closed
 
 W3C = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00$")
+SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
+#: A Wednesday in office hours: the accept deadline is one working hour from
+#: now, fractions of a second included; and the same night: the deadline is
+#: next morning's round hour. W3C date-times drop the fraction in both.
+WEDNESDAY_10H = dt.datetime(2026, 11, 25, 10, 0, 0, 250_000, tzinfo=SHANGHAI)
+WEDNESDAY_23H = dt.datetime(2026, 11, 25, 23, 0, 0, 250_000, tzinfo=SHANGHAI)
 
 
 def ids(response) -> list[str]:
@@ -30,9 +38,12 @@ def days_ago(days: float) -> dt.datetime:
     return timezone.now() - dt.timedelta(days=days)
 
 
-def test_a_request_has_every_field_of_the_spec_typed(o311, city):
-    incident = patrol(city, address="狮山路88号")
-    (row,) = o311.get(f"requests/{incident.number}").json()
+@pytest.mark.parametrize("moment", [WEDNESDAY_10H, WEDNESDAY_23H],
+                         ids=["wednesday-10h", "wednesday-23h"])
+def test_a_request_has_every_field_of_the_spec_typed(o311, city, moment):
+    with time_machine.travel(moment, tick=True):
+        incident = app_report(city, address="狮山路88号")
+        (row,) = o311.get(f"requests/{incident.number}").json()
     assert list(row) == ["service_request_id", "status", "status_notes", "service_name",
                          "service_code", "description", "agency_responsible",
                          "service_notice", "requested_datetime", "updated_datetime",
@@ -45,15 +56,17 @@ def test_a_request_has_every_field_of_the_spec_typed(o311, city):
     assert (row["lat"], row["long"], row["address"]) == (31.015, 120.005, "狮山路88号")
     for name in ("requested_datetime", "updated_datetime", "expected_datetime"):
         assert W3C.match(row[name]), row[name]
-    assert dt.datetime.fromisoformat(row["expected_datetime"]) == incident.due_at
+    # the deadline to the second (W3C without fractions), whatever the hour
+    assert dt.datetime.fromisoformat(row["expected_datetime"]) == \
+        incident.due_at.replace(microsecond=0)
     assert (row["status_notes"], row["service_notice"], row["media_url"]) == (None, None, None)
 
 
 def test_status_is_open_until_closed_or_rejected(o311, city):
-    open_one = patrol(city)
-    rejected = services.incident_reject(actor=city.town_operator, incident=patrol(city),
+    open_one = app_report(city)
+    rejected = services.incident_reject(actor=city.town_operator, incident=app_report(city),
                                         reason="重复上报，已有同类事件")
-    done = closed(city, patrol(city))
+    done = closed(city, app_report(city))
     rows = {r["service_request_id"]: r for r in o311.get("requests").json()}
     assert rows[open_one.number]["status"] == "open"
     assert rows[rejected.number]["status"] == rows[done.number]["status"] == "closed"
@@ -65,11 +78,11 @@ def test_status_is_open_until_closed_or_rejected(o311, city):
 
 
 def test_status_notes_is_the_latest_public_note_never_an_internal_one(o311, city):
-    incident = closed(city, patrol(city), result="已清理，垃圾已运走")
+    incident = closed(city, app_report(city), result="已清理，垃圾已运走")
     (row,) = o311.get(f"requests/{incident.number}").json()
     assert row["status_notes"] == "已清理，垃圾已运走"   # not the dispatch note "内部：请尽快"
     assert row["agency_responsible"] == "虎丘区住建局"   # the department it was sent to
-    in_progress = services.incident_accept(actor=city.town_operator, incident=patrol(city))
+    in_progress = services.incident_accept(actor=city.town_operator, incident=app_report(city))
     in_progress = services.incident_dispatch(actor=city.town_operator, incident=in_progress,
                                              department="320505-ZJJ", note="内部备注")
     text = o311.get(f"requests/{in_progress.number}", "xml").text
@@ -77,24 +90,24 @@ def test_status_notes_is_the_latest_public_note_never_an_internal_one(o311, city
 
 
 def test_a_duplicate_says_so_in_its_service_notice(o311, city):
-    original = patrol(city)
-    duplicate = services.incident_merge(actor=city.town_operator, incident=patrol(city),
+    original = app_report(city)
+    duplicate = services.incident_merge(actor=city.town_operator, incident=app_report(city),
                                         original=original.number)
     (row,) = o311.get(f"requests/{duplicate.number}").json()
     assert original.number in row["service_notice"] and row["status"] == "closed"
 
 
 def test_by_default_the_last_90_days_newest_first(o311, city):
-    old = patrol(city, now=days_ago(91))
-    recent = patrol(city, now=days_ago(89))
-    new = patrol(city)
+    old = app_report(city, now=days_ago(91))
+    recent = app_report(city, now=days_ago(89))
+    new = app_report(city)
     assert ids(o311.get("requests")) == [new.number, recent.number]
     assert old.number not in ids(o311.get("requests", "json", start_date="", end_date=""))
 
 
 def test_the_date_bounds_are_inclusive(o311, city):
     at = (timezone.now() - dt.timedelta(days=3)).replace(microsecond=0)
-    incident = patrol(city, now=at)
+    incident = app_report(city, now=at)
     stamp = at.isoformat()
     assert ids(o311.get("requests", start_date=stamp, end_date=stamp)) == [incident.number]
     later = (at + dt.timedelta(seconds=1)).isoformat()
@@ -107,7 +120,7 @@ def test_the_date_bounds_are_inclusive(o311, city):
 
 def test_a_lone_start_date_searches_90_days_from_it_and_a_lone_end_date_90_days_before(
         o311, city):
-    a, b = patrol(city, now=days_ago(100)), patrol(city, now=days_ago(5))
+    a, b = app_report(city, now=days_ago(100)), app_report(city, now=days_ago(5))
     start = days_ago(101).isoformat()
     assert ids(o311.get("requests", start_date=start)) == [a.number]
     assert ids(o311.get("requests", end_date=days_ago(4).isoformat())) == [b.number]
@@ -129,9 +142,9 @@ def test_bad_filters_are_400(o311, params, message):
 
 
 def test_status_and_service_code_filter_with_comma_lists(o311, city):
-    trash = patrol(city)
-    done = closed(city, patrol(city))
-    other = patrol(city, category="SJ0402")
+    trash = app_report(city)
+    done = closed(city, app_report(city))
+    other = app_report(city, category="SJ0402")
     assert ids(o311.get("requests", status="open")) == [other.number, trash.number]
     assert ids(o311.get("requests", status="closed")) == [done.number]
     assert len(ids(o311.get("requests", status="open,closed"))) == 3
@@ -141,8 +154,8 @@ def test_status_and_service_code_filter_with_comma_lists(o311, city):
 
 
 def test_service_request_id_overrides_every_other_filter(o311, city):
-    old = patrol(city, now=days_ago(200))
-    done = closed(city, patrol(city))
+    old = app_report(city, now=days_ago(200))
+    done = closed(city, app_report(city))
     found = ids(o311.get("requests", service_request_id=f"{old.number}, {done.number},SJ0",
                          status="open", service_code="SJ0402",
                          start_date="2020-01-01T00:00:00Z", end_date="2020-01-02T00:00:00Z"))
@@ -150,7 +163,7 @@ def test_service_request_id_overrides_every_other_filter(o311, city):
 
 
 def test_at_most_1000_results_and_page_and_page_size(o311, city, monkeypatch):
-    made = [patrol(city).number for _ in range(5)][::-1]  # newest first
+    made = [app_report(city).number for _ in range(5)][::-1]  # newest first
     monkeypatch.setattr(selectors, "MAX_RESULTS", 3)
     assert ids(o311.get("requests")) == made[:3]
     assert ids(o311.get("requests", page="2")) == made[3:]
@@ -176,7 +189,7 @@ def two_cities(city, territory):
 
 
 def test_with_several_cities_a_read_names_its_jurisdiction(o311, city, two_cities):
-    incident = patrol(city)
+    incident = app_report(city)
     response = o311.get("requests")
     assert response.status_code == 400 and "jurisdiction_id" in response.json()[0]["description"]
     assert ids(o311.get("requests", jurisdiction_id="320500")) == [incident.number]
@@ -186,7 +199,7 @@ def test_with_several_cities_a_read_names_its_jurisdiction(o311, city, two_citie
 
 
 def test_a_key_reads_only_its_own_city(o311, city, two_cities):
-    incident = patrol(city)
+    incident = app_report(city)
     assert ids(o311.get("requests", api_key=two_cities)) == []
     assert o311.get(f"requests/{incident.number}", api_key=two_cities).status_code == 404
     refused = o311.get("requests", api_key=two_cities, jurisdiction_id="320500")

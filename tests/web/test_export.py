@@ -9,6 +9,7 @@ import io
 import re
 
 import openpyxl
+import pytest
 from asgiref.sync import async_to_sync
 from django.test import AsyncClient
 from django.utils import timezone
@@ -66,10 +67,13 @@ def test_contacts_are_masked_in_the_export_and_nothing_is_logged(client, cast):
 
 def test_the_east_operator_exports_nothing_of_the_west(client, cast):
     incident_in(cast, wf.DISPATCHED, **CONTACT)
-    for query in ("", "region=320505", "state=dispatched", f"department={ZJJ}"):
+    for query in ("", "state=dispatched", f"department={ZJJ}"):
         sheet, _ = export(client, cast.east_operator, query)
         assert rows_of(sheet) == []
         assert sheet.max_row == 1  # the header alone
+    # a west region is no region of the east operator's: a filter that does not hold
+    response = client.get("/incidents/export.xlsx?region=320505")
+    assert response.status_code == 400 and not response.streaming
 
 
 def test_the_handler_exports_only_the_departments_incidents(client, cast):
@@ -109,3 +113,28 @@ def test_an_asgi_server_gets_an_async_stream(cast):
     body = async_to_sync(fetch)()
     sheet = openpyxl.load_workbook(io.BytesIO(body)).active
     assert sheet["A2"].value == incident.number
+
+
+@pytest.mark.parametrize("query", [
+    "state=bogus", "light=purple", "channel=fax", "sort=secret", "reported_from=2026-13-01",
+    "reported_from=0001-01-01", "reported_to=9999-12-31",
+    "reported_from=2026-03-02&reported_to=2026-03-01", "region=999999", "q=" + "x" * 101,
+], ids=["unknown-state", "unknown-light", "unknown-channel", "unknown-sort", "not-a-date",
+        "year-1", "year-9999", "end-before-start", "region-outside", "search-too-long"])
+def test_filters_that_do_not_hold_export_nothing_and_answer_400(client, cast, query):
+    incident_in(cast, wf.REGISTERED)
+    client.force_login(cast.town_operator)
+    response = client.get(f"/incidents/export.xlsx?{query}")
+    assert response.status_code == 400
+    assert not response.streaming
+    assert response["Content-Type"].startswith("text/html")
+    assert "Content-Disposition" not in response
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+def test_a_date_beyond_the_supported_years_is_a_form_error_on_the_desk(client, cast, day):
+    incident_in(cast, wf.REGISTERED)
+    client.force_login(cast.town_operator)
+    response = client.get(f"/incidents/?reported_from={day}&reported_to={day}")
+    assert response.status_code == 200
+    assert response.context["form"].errors.keys() == {"reported_from", "reported_to"}

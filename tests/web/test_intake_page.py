@@ -21,8 +21,8 @@ URL = "/incidents/new/"
 WEST_COMMUNITY = "320505001001"
 EAST_COMMUNITY = "320506001001"
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00"
-       b"\x00\x90wS\xde\x00\x00\x00\x0cIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00"
-       b"\x00\x00\x00IEND\xaeB`\x82")
+       b"\x00\x90wS\xde\x00\x00\x00\x0cIDATx\xdac\xf8\xcf\xc0\x00\x00\x03\x01\x01\x00\xf7\x03AC\x00"
+       b"\x00\x00\x00IEND\xaeB`\x82")  # a red pixel (a valid PNG: photos are decoded)
 
 
 def intake_page(client, user) -> str:
@@ -191,7 +191,7 @@ def test_a_file_that_is_not_an_image_is_refused(client, cast):
     html = response.content.decode()
     assert response.status_code == 400
     assert Incident.objects.count() == 0 and Attachment.objects.count() == 0
-    assert "请检查“照片”" in html and "not an image" in field_error(html)[0]
+    assert "请检查“照片”" in html and "不是图片" in field_error(html)[0]
 
 
 def test_a_time_of_the_call_too_long_ago_is_refused_and_a_recent_one_kept(client, cast):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
@@ -90,6 +92,7 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires at"), db_index=True)
 
     class Meta:
         verbose_name = _("API token")
@@ -105,5 +108,55 @@ class ApiToken(models.Model):
     @classmethod
     def issue(cls, *, user: User, name: str = "") -> tuple[ApiToken, str]:
         key = cls.PREFIX + secrets.token_urlsafe(32)
-        token = cls.objects.create(user=user, name=name, key_hash=cls.hash(key), hint=key[:8])
+        now = timezone.now()
+        token = cls.objects.create(user=user, name=name, key_hash=cls.hash(key), hint=key[:8],
+                                   created_at=now, expires_at=now + token_lifetime())
         return token, key
+
+
+def token_lifetime() -> dt.timedelta:
+    """How long a new token lives: ``SHANZHI_TOKEN_DAYS`` days."""
+    return dt.timedelta(days=settings.TOKEN_DAYS)
+
+
+class TwoFactor(models.Model):
+    """A user's second factor: a TOTP secret (RFC 6238) kept on the server, and
+    the last time step a code was accepted for (no code is taken twice)."""
+
+    user = models.OneToOneField(User, verbose_name=_("user"), on_delete=models.CASCADE,
+                                related_name="two_factor")
+    secret = models.CharField(max_length=64, editable=False)
+    last_step = models.BigIntegerField(default=0, editable=False)
+    enrolled_at = models.DateTimeField(_("enrolled at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("second factor")
+        verbose_name_plural = _("second factors")
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+
+class LoginThrottle(models.Model):
+    """Failed log-ins counted per account (the name typed) and per client
+    address, in the database so every server process sees them. A key with
+    too many failures in the window is locked until ``locked_until``."""
+
+    class Kind(models.TextChoices):
+        ACCOUNT = "account", _("account")
+        ADDRESS = "address", _("client address")
+
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    key = models.CharField(_("key"), max_length=150)
+    failures = models.PositiveIntegerField(_("failures"), default=0)
+    window_start = models.DateTimeField(_("first failure"), default=timezone.now)
+    locked_until = models.DateTimeField(_("locked until"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("log-in throttle")
+        verbose_name_plural = _("log-in throttles")
+        constraints = [models.UniqueConstraint(fields=["kind", "key"],
+                                               name="login_throttle_kind_key")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.key}"

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from shanzhi.core.errors import ValidationError
+from shanzhi.core.errors import NotAuthenticated, ValidationError
 from shanzhi.geo.models import Grid
 from shanzhi.geo.selectors import current_region
 
@@ -29,10 +29,14 @@ def department_create(*, code: str, name: str, region_code: str, kind: str = "")
 def user_create(*, username: str, password: str, role: str, region_code: str | None = None,
                 grid_codes: Sequence[str] = (), department_code: str | None = None,
                 worker_kind: str = GridWorker.Kind.FULL_TIME, display_name: str = "",
-                validate: bool = True) -> User:
+                validate: bool = False) -> User:
     """Create a user with a role and a territory. Each role needs its own
     anchor: a region (city admin, operator, viewer), a department (handler) or
-    grids (grid worker)."""
+    grids (grid worker).
+
+    ``validate=True`` checks the password against the password rules
+    (``AUTH_PASSWORD_VALIDATORS``): callers pass it when a person chose the
+    password (``shanzhi user create``); programs (the demo, the tests) do not."""
     if role not in Role.values:
         raise ValidationError(f"unknown role {role!r}: use one of {', '.join(Role.values)}",
                               field="role")
@@ -42,7 +46,7 @@ def user_create(*, username: str, password: str, role: str, region_code: str | N
         raise ValidationError(f"a user named {username!r} exists", field="username")
     if validate:
         try:
-            validate_password(password)
+            validate_password(password, User(username=username, display_name=display_name))
         except DjangoValidationError as exc:
             raise ValidationError(" ".join(exc.messages), field="password") from None
     region = current_region(region_code) if region_code else None
@@ -87,9 +91,28 @@ def tokens_revoke(tokens: QuerySet[ApiToken]) -> int:
 
 
 def token_create(*, username: str, name: str = "") -> str:
-    """Issue a bearer token; the key is shown once and only its hash is kept."""
+    """Issue a bearer token; the key is shown once and only its hash is kept.
+    It expires after ``SHANZHI_TOKEN_DAYS`` days."""
     user = User.objects.filter(username=username, is_active=True).first()
     if user is None:
         raise ValidationError(f"no active user named {username!r}", field="username")
     _token, key = ApiToken.issue(user=user, name=name)
     return key
+
+
+def token_renew(*, actor: User, key: str, request=None) -> tuple[str, ApiToken]:
+    """Swap a valid token for a new one (new key, new expiry); the old one is
+    revoked in the same transaction, so a retry with the old key is refused."""
+    from shanzhi.core.models import AccessAction, AccessLog
+
+    with transaction.atomic():
+        old = (ApiToken.objects.select_for_update()
+               .filter(key_hash=ApiToken.hash(key), user=actor, revoked_at__isnull=True).first())
+        if old is None or old.expires_at <= timezone.now():
+            raise NotAuthenticated("the token is no longer valid", field="token")
+        ApiToken.objects.filter(pk=old.pk).update(revoked_at=timezone.now())
+        token, new_key = ApiToken.issue(user=actor, name=old.name)
+        forget_tokens()
+        AccessLog.record(action=AccessAction.TOKEN_RENEWED, request=request, user=actor,
+                         obj=token, reason=f"replaces token {old.hint}…")
+    return new_key, token

@@ -9,14 +9,95 @@ the client. ``points`` gives the open incidents to cluster on the map, capped.
 
 from __future__ import annotations
 
+from typing import Annotated, Any, Literal
+
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Query, Router, Schema
+from pydantic import Field
 
 from shanzhi.accounts.scope import Scope
+from shanzhi.core.input import errors
 
 from . import selectors
 
 router = Router(tags=["command centre"])
+#: A region of the user's territory (its code); the whole territory when empty.
+RegionCode = Annotated[str, Query(max_length=32)]
+
+
+class RegionOut(Schema):
+    code: str
+    name: str
+    level: str
+
+
+class DayOut(Schema):
+    day: str
+    reported: int
+    closed: int
+
+
+class CategoryCountOut(Schema):
+    code: str
+    name: str
+    reported: int
+
+
+class ChannelCountOut(Schema):
+    channel: str
+    label: str
+    reported: int
+
+
+class OverdueOut(Schema):
+    number: str
+    state: str
+    state_label: str
+    due_at: str
+    overdue_hours: float
+    category: str
+    region: str
+    with_: str | None = Field(alias="with")
+
+
+class AreaOut(Schema):
+    code: str
+    name: str
+    open: int
+    overdue: int
+    near_due: int
+    reported: int
+
+
+class AreasOut(Schema):
+    kind: Literal["region", "grid"]
+    items: list[AreaOut]
+
+
+class SummaryOut(Schema):
+    region: RegionOut | None
+    source: Literal["rollups", "incidents"]
+    kpis: dict[str, Any]
+    trend: list[DayOut]
+    categories: list[CategoryCountOut]
+    channels: list[ChannelCountOut]
+    overdue: list[OverdueOut]
+    areas: AreasOut
+
+
+class PointOut(Schema):
+    number: str
+    lng: float
+    lat: float
+    state: str
+    light: str
+    category: str
+
+
+class PointsOut(Schema):
+    shown: int
+    capped: bool
+    items: list[PointOut]
 
 
 def _focus(request: HttpRequest, region: str | None):
@@ -29,8 +110,9 @@ def _region_out(focus: selectors.Focus) -> dict | None:
     return {"code": r.code, "name": r.name, "level": r.level} if r else None
 
 
-@router.get("/summary", summary="The command centre's figures for a region of my territory")
-def summary(request: HttpRequest, region: str = ""):
+@router.get("/summary", response={200: SummaryOut, **errors(404)}, by_alias=True,
+            summary="The command centre's figures for a region of my territory")
+def summary(request: HttpRequest, region: RegionCode = ""):
     scope, focus = _focus(request, region)
     return {
         "region": _region_out(focus),
@@ -44,7 +126,8 @@ def summary(request: HttpRequest, region: str = ""):
     }
 
 
-@router.get("/points", summary="Open incidents of a region of my territory, for the map")
-def points(request: HttpRequest, region: str = ""):
+@router.get("/points", response={200: PointsOut, **errors(404)},
+            summary="Open incidents of a region of my territory, for the map")
+def points(request: HttpRequest, region: RegionCode = ""):
     scope, focus = _focus(request, region)
     return selectors.points(scope=scope, focus=focus)

@@ -2,7 +2,14 @@ from django.contrib import admin
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
-from .models import PUBLISHED_NOTE, CalendarDay, CalendarSource, CalendarYear, reset_calendar
+from .models import (
+    PUBLISHED_NOTE,
+    AccessLog,
+    CalendarDay,
+    CalendarSource,
+    CalendarYear,
+    reset_calendar,
+)
 
 
 class CalendarAdmin(admin.ModelAdmin):
@@ -51,3 +58,28 @@ class CalendarYearAdmin(CalendarAdmin):
     readonly_fields = ["source", "updated_at"]
     fieldsets = [(None, {"fields": ["year", "complete", "note", "source", "updated_at"],
                          "description": PUBLISHED_NOTE})]
+
+
+@admin.register(AccessLog)
+class AccessLogAdmin(admin.ModelAdmin):
+    """The access log for auditors: searched and filtered, never written here."""
+
+    list_display = ["at", "username", "action", "address", "object_type", "object_id", "fields",
+                    "reason"]
+    list_filter = ["action", "object_type"]
+    date_hierarchy = "at"
+    search_fields = ["=username", "=object_id", "=address", "reason"]
+    list_select_related = False
+    show_full_result_count = False
+    fields = ["at", "user", "username", "action", "address", "object_type", "object_id",
+              "fields", "reason"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

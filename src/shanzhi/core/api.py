@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Query, Router, Schema
+from pydantic import WithJsonSchema
 
-from .calendar import check_amount, check_unit, parse_instant
+from .calendar import Unit, check_amount, check_unit, parse_instant
+from .input import errors
 from .models import get_calendar
 
 router = Router(tags=["calendar"])
+UNITS = [u.value for u in Unit]
 
 
 class DueOut(Schema):
@@ -22,8 +26,12 @@ class DueOut(Schema):
     warnings: list[str]
 
 
-@router.get("/due", response=DueOut, summary="The end of a period in working time")
-def due(request: HttpRequest, start: str = "", amount: str = "", unit: str = ""):
+@router.get("/due", response={200: DueOut, **errors()},
+            summary="The end of a period in working time")
+def due(request: HttpRequest, start: Annotated[str, Query(max_length=40)],
+        amount: Annotated[str, Query(max_length=40)],
+        unit: Annotated[str, Query(max_length=40),
+                        WithJsonSchema({"type": "string", "enum": UNITS})]):
     """``start`` is ISO 8601 *with* its UTC offset (``2026-02-13T16:00:00+08:00``;
     encode ``+`` as ``%2B`` — a bare ``+`` that arrives as a space is accepted);
     a start without offset is refused. ``unit`` is ``working_days`` (whole

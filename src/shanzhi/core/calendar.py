@@ -41,6 +41,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
+from django.utils.translation import gettext
+
 from .errors import ValidationError
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -63,6 +65,12 @@ MAX_AMOUNT = {
     Unit.WORKING_HOURS: 100_000,
     Unit.NATURAL_HOURS: 350_000,
 }
+
+
+#: The years the calendar computes in: wide enough for any case of this
+#: century (with MAX_AMOUNT added), narrow enough that no date arithmetic
+#: runs past year 1 or 9999 (OverflowError) in any time zone.
+YEARS = range(2000, 2100)
 
 
 class CalendarInputError(ValidationError, ValueError):
@@ -274,6 +282,10 @@ class WorkingCalendar:
             raise CalendarInputError(f"{field} must be a datetime, not {value!r}", field=field)
         if value.tzinfo is None or value.utcoffset() is None:
             raise CalendarInputError(f"{field} must be an aware datetime (with a zone)",
+                                     field=field)
+        if value.year not in YEARS:
+            raise CalendarInputError(gettext("%(field)s must lie in the years %(first)d–%(last)d.")
+                                     % {"field": field, "first": YEARS[0], "last": YEARS[-1]},
                                      field=field)
         return value.astimezone(self.tz)
 

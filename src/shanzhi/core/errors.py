@@ -53,3 +53,10 @@ class NotFound(DomainError):
 class Conflict(DomainError):
     status = 409
     code = "conflict"
+
+
+class TooLarge(DomainError):
+    """More files, or more bytes, than one request may carry."""
+
+    status = 413
+    code = "too_large"

@@ -7,6 +7,11 @@ seconds, so another process sees a change within that time. The process that
 makes the change sees it at once: :func:`bump` (called in the writing
 transaction) moves a named revision on and forgets the memos that depend on
 it when the transaction commits.
+
+The memos read the time from :func:`clock` (monotonic seconds), looked up at
+each call: a test freezes it (``monkeypatch.setattr(memo, "clock", lambda: 0.0)``)
+so its outcome does not depend on how fast the machine runs, and a memo may
+be given its own ``clock``.
 """
 
 from __future__ import annotations
@@ -23,11 +28,15 @@ T = TypeVar("T")
 
 _memos: list[Memo] = []
 
+#: The time every memo reads unless given its own: monotonic seconds.
+clock: Callable[[], float] = time.monotonic
+
 
 class Memo(Generic[T]):
     def __init__(self, build: Callable[[], T], *, stamp: Callable[[], Hashable],
-                 ttl: float, revision: str | tuple[str, ...] = "") -> None:
-        self._build, self._stamp, self.ttl = build, stamp, ttl
+                 ttl: float, revision: str | tuple[str, ...] = "",
+                 clock: Callable[[], float] | None = None) -> None:
+        self._build, self._stamp, self.ttl, self._clock = build, stamp, ttl, clock
         self.revisions = (revision,) if isinstance(revision, str) else revision
         self._lock = threading.Lock()
         self._value: T | None = None
@@ -35,8 +44,11 @@ class Memo(Generic[T]):
         self._checked_at = 0.0
         _memos.append(self)
 
+    def now(self) -> float:
+        return (self._clock or clock)()
+
     def get(self) -> T:
-        now = time.monotonic()
+        now = self.now()
         value = self._value
         if value is not None and now - self._checked_at < self.ttl:
             return value
@@ -44,7 +56,7 @@ class Memo(Generic[T]):
             key = self._stamp()
             if self._value is None or key != self._key:
                 self._value, self._key = self._build(), key
-            self._checked_at = time.monotonic()
+            self._checked_at = self.now()
             return self._value
 
     def reset(self) -> None:

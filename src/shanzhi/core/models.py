@@ -216,24 +216,68 @@ class AppendOnlyModel(models.Model):
         raise RuntimeError(f"{self._meta.verbose_name} rows are append-only")
 
 
-class AccessLog(AppendOnlyModel):
-    """Every view of unmasked personal data (who, when, what)."""
+class AccessAction(models.TextChoices):
+    VIEW = "view", _("view of personal fields")
+    LOGIN = "login", _("log-in")
+    LOGIN_FAILED = "login_failed", _("failed log-in")
+    LOGIN_REFUSED = "login_refused", _("log-in refused (locked)")
+    LOGOUT = "logout", _("log-out")
+    LOCKED = "locked", _("locked")
+    UNLOCK = "unlock", _("unlocked")
+    TWO_FACTOR_ENROLLED = "2fa_enrolled", _("second factor enrolled")
+    TWO_FACTOR_DISABLED = "2fa_disabled", _("second factor disabled")
+    TWO_FACTOR_RESET = "2fa_reset", _("second factor reset")
+    TOKEN_RENEWED = "token_renewed", _("API token renewed")
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("user"),
-                             on_delete=models.PROTECT, related_name="+")
+
+class AccessLog(AppendOnlyModel):
+    """Who did what, when, from where and why: every view of unmasked
+    personal data, every log-in, failure, lock, unlock and log-out, every
+    change of a second factor. ``username`` is the user's name at the time,
+    or the name typed in a failed log-in (``user`` is then empty)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("user"), null=True,
+                             blank=True, on_delete=models.PROTECT, related_name="+")
+    username = models.CharField(_("username"), max_length=150, blank=True)
+    action = models.CharField(_("action"), max_length=20, choices=AccessAction.choices,
+                              default=AccessAction.VIEW)
     at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
-    object_type = models.CharField(_("object type"), max_length=64)
-    object_id = models.CharField(_("object id"), max_length=64)
-    fields = models.CharField(_("fields"), max_length=200)
+    address = models.CharField(_("client address"), max_length=64, blank=True)
+    object_type = models.CharField(_("object type"), max_length=64, blank=True)
+    object_id = models.CharField(_("object id"), max_length=64, blank=True)
+    fields = models.CharField(_("fields"), max_length=200, blank=True)
     reason = models.CharField(_("reason"), max_length=200, blank=True)
 
     class Meta:
         verbose_name = _("access log entry")
         verbose_name_plural = _("access log")
         ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["username", "at"], name="accesslog_username_at"),
+            models.Index(fields=["object_type", "object_id", "at"], name="accesslog_object_at"),
+            models.Index(fields=["address", "at"], name="accesslog_address_at"),
+            models.Index(fields=["action", "at"], name="accesslog_action_at"),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.user_id} {self.object_type}:{self.object_id} {self.at:%Y-%m-%d %H:%M}"
+        what = f"{self.object_type}:{self.object_id}" if self.object_id else self.action
+        return f"{self.username or self.user_id} {what} {self.at:%Y-%m-%d %H:%M}"
+
+    @classmethod
+    def record(cls, *, action: str, request=None, user=None, username: str = "",
+               obj: models.Model | None = None, fields: tuple[str, ...] | list[str] = (),
+               reason: str = "") -> AccessLog:
+        """Append one row; the address is the request's (``core.net.client_ip``)."""
+        from .net import client_ip
+
+        if user is not None and not getattr(user, "is_authenticated", False):
+            user = None
+        return cls.objects.create(
+            user=user, username=(username or (user.get_username() if user else ""))[:150],
+            action=action, address=client_ip(request)[:64] if request is not None else "",
+            object_type=obj._meta.label_lower if obj is not None else "",
+            object_id=str(obj.pk) if obj is not None else "", fields=",".join(fields)[:200],
+            reason=reason[:200])
 
 
 class Revision(models.Model):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Annotated
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Router, Schema
+from ninja import Path, Query, Router, Schema
 
 from shanzhi.accounts.scope import Scope
 from shanzhi.core.errors import ValidationError
+from shanzhi.core.input import AsciiInt, errors
 
 from . import selectors
 from .crs import check_crs, check_lng_lat, to_wgs84
@@ -17,6 +19,18 @@ from .index import get_index
 from .models import Grid, Level, Region, TerritoryRevision
 
 router = Router(tags=["territory"])
+#: A region's or a grid's code in a path.
+Code = Annotated[str, Path(max_length=32)]
+#: wgs84, gcj02 or bd09, in any case.
+CRS_PATTERN = r"^(?i:wgs84|gcj02|bd09)$"
+#: The map's zoom level.
+Zoom = Annotated[AsciiInt, Query(10, ge=0, le=24)]
+#: A coordinate as text (it is parsed and range-checked by geo.crs).
+Coordinate = Annotated[str, Query(max_length=40)]
+GEOJSON = {"responses": {
+    200: {"description": "a GeoJSON FeatureCollection", "content": {
+        "application/geo+json": {"schema": {"type": "object"}}}},
+    304: {"description": "not modified since the ETag sent in If-None-Match"}}}
 
 
 class NodeOut(Schema):
@@ -63,8 +77,10 @@ def _scope(request: HttpRequest) -> Scope:
     return Scope.for_user(request.user)
 
 
-@router.get("/locate", response=LocationOut, summary="Find the grid and regions of a point")
-def locate(request: HttpRequest, lat: str = "", lng: str = "", crs: str = "wgs84"):
+@router.get("/locate", response={200: LocationOut, **errors()},
+            summary="Find the grid and regions of a point")
+def locate(request: HttpRequest, lat: Coordinate = "", lng: Coordinate = "",
+           crs: Annotated[str, Query(pattern=CRS_PATTERN)] = "wgs84"):
     """The point may be given in WGS-84, GCJ-02 or BD-09; the answer's
     coordinates are WGS-84. ``inside`` is false when no grid covers the point;
     ``regions`` still lists the lowest region that does, up to the city."""
@@ -91,7 +107,8 @@ def _region_out(scope: Scope, region: Region) -> dict:
     }
 
 
-@router.get("/territory", response=TerritoryOut, summary="The regions where my map starts")
+@router.get("/territory", response={200: TerritoryOut, **errors()},
+            summary="The regions where my map starts")
 def territory(request: HttpRequest):
     scope = _scope(request)
     roots = list(scope.roots())
@@ -100,8 +117,9 @@ def territory(request: HttpRequest):
             "grid_ids": sorted(scope.grid_ids) if scope.grid_ids is not None else None}
 
 
-@router.get("/regions/{code}", response=RegionOut, summary="One region of my territory")
-def region_detail(request: HttpRequest, code: str):
+@router.get("/regions/{code}", response={200: RegionOut, **errors(404)},
+            summary="One region of my territory")
+def region_detail(request: HttpRequest, code: Code):
     scope = _scope(request)
     return _region_out(scope, scope.region(code))
 
@@ -115,8 +133,9 @@ def _geojson_response(request: HttpRequest, payload_fn, *key_parts) -> HttpRespo
                         headers={"ETag": etag, "Cache-Control": "private, max-age=300"})
 
 
-@router.get("/regions/{code}/children.geojson", summary="Children of a region, for maps")
-def region_children(request: HttpRequest, code: str, zoom: int = 10):
+@router.get("/regions/{code}/children.geojson", response={200: None, 304: None, **errors(404)},
+            openapi_extra=GEOJSON, summary="Children of a region, for maps")
+def region_children(request: HttpRequest, code: Code, zoom: Zoom = 10):
     """Regions one level down (grids below a community) as a FeatureCollection,
     simplified to half a pixel at ``zoom`` and cached."""
     scope = _scope(request)
@@ -126,8 +145,9 @@ def region_children(request: HttpRequest, code: str, zoom: int = 10):
         "children", TerritoryRevision.current(), region.pk, zoom, scope)
 
 
-@router.get("/regions/{code}/grids.geojson", summary="Every grid under a region, for maps")
-def region_grids(request: HttpRequest, code: str, zoom: int = 10, slim: bool = False):
+@router.get("/regions/{code}/grids.geojson", response={200: None, 304: None, **errors(404)},
+            openapi_extra=GEOJSON, summary="Every grid under a region, for maps")
+def region_grids(request: HttpRequest, code: Code, zoom: Zoom = 10, slim: bool = False):
     """``slim=true`` keeps only each grid's code: enough for a mesh."""
     scope = _scope(request)
     region = scope.region(code)
@@ -146,8 +166,9 @@ class GridOut(Schema):
     ancestors: list[NodeOut]
 
 
-@router.get("/grids/{code}", response=GridOut, summary="One grid of my territory")
-def grid_detail(request: HttpRequest, code: str):
+@router.get("/grids/{code}", response={200: GridOut, **errors(404)},
+            summary="One grid of my territory")
+def grid_detail(request: HttpRequest, code: Code):
     scope = _scope(request)
     grid = scope.grid(code)
     return {"level": Level.GRID, "code": grid.code, "name": grid.name,
@@ -156,8 +177,9 @@ def grid_detail(request: HttpRequest, code: str):
                           for a in selectors.ancestors(scope, grid)]}
 
 
-@router.get("/search", response=list[SearchHit], summary="Find regions and grids by code or name")
-def search(request: HttpRequest, q: str = ""):
+@router.get("/search", response={200: list[SearchHit], **errors()},
+            summary="Find regions and grids by code or name")
+def search(request: HttpRequest, q: Annotated[str, Query(max_length=100)] = ""):
     scope = _scope(request)
     hits = []
     for node in selectors.search(scope=scope, q=q):

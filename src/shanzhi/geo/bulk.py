@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import os
 import tempfile
@@ -30,13 +31,20 @@ class LocateFailed(ValidationError):
 
 
 def locate_csv(*, source: Path, target: Path, lat_col: str, lng_col: str, crs: str = "wgs84",
-               index: SpatialIndex | None = None,
+               encoding: str = "utf-8-sig", index: SpatialIndex | None = None,
                progress: Callable[[str], None] | None = None) -> dict[str, int]:
     """Copy ``source`` to ``target`` with the location columns appended.
     A row without any coordinates is copied with empty location columns; a
     row with a bad coordinate is reported by line and column, and then
-    nothing is written."""
+    nothing is written. ``source`` is read in ``encoding`` (UTF-8, with or
+    without its BOM, by default; ``gb18030`` for files saved by older Excel
+    in Chinese); ``target`` is always UTF-8."""
     crs = check_crs(crs)
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ValidationError(f"unknown encoding {encoding!r} (e.g. utf-8, gb18030)",
+                              field="encoding") from None
     index = index or get_index()
     if not source.exists():
         raise ValidationError(f"{source}: no such file", field="csv")
@@ -45,7 +53,7 @@ def locate_csv(*, source: Path, target: Path, lat_col: str, lng_col: str, crs: s
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=".locate-", suffix=".csv", dir=target.parent)
     try:
-        with open(source, newline="", encoding="utf-8-sig") as fin, \
+        with open(source, newline="", encoding=encoding) as fin, \
                 os.fdopen(fd, "w", newline="", encoding="utf-8") as fout:
             reader = csv.reader(fin)
             header = next(reader, None)
@@ -94,11 +102,31 @@ def locate_csv(*, source: Path, target: Path, lat_col: str, lng_col: str, crs: s
                 problems.append(f"… and {bad_rows - len(problems)} more bad rows")
             raise LocateFailed(problems, bad_rows)
         os.replace(tmp_name, target)
+    except UnicodeDecodeError:
+        offset, line = _first_undecodable(source, encoding)
+        raise ValidationError(
+            f"{source}: not {'UTF-8' if encoding == 'utf-8-sig' else encoding} at byte "
+            f"{offset} (line {line}); save the file as UTF-8, or name its encoding with "
+            "--encoding (e.g. gb18030)", field="csv", code="encoding") from None
     finally:
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)
     return {"rows": rows, "inside": inside, "outside": rows - inside - missing,
             "no_coordinates": missing}
+
+
+def _first_undecodable(path: Path, encoding: str) -> tuple[int, int]:
+    """The byte offset and line of the first byte ``encoding`` cannot read
+    (lines end with a line feed in UTF-8 and GB18030 alike)."""
+    offset = 0
+    with open(path, "rb") as f:
+        for line, raw in enumerate(f, start=1):
+            try:
+                raw.decode(encoding)
+            except UnicodeDecodeError as exc:
+                return offset + exc.start, line
+            offset += len(raw)
+    return offset, line
 
 
 def _cell(record: list[str], i: int) -> str:

@@ -32,8 +32,9 @@ class RulesInline(admin.TabularInline):
 
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "parent", "kind", "is_active"]
-    list_filter = ["kind", "is_active", "parent"]
+    list_display = ["code", "name", "parent", "kind", "is_active", "publication"]
+    list_editable = ["publication"]  # the Open311 publication policy (docs/open311.md)
+    list_filter = ["kind", "is_active", "publication", "parent"]
     search_fields = ["code", "name"]
     inlines = [RulesInline]
 

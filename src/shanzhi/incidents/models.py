@@ -46,12 +46,25 @@ class Category(models.Model):
         COMPONENT = "component", _("City-management component")
         GOVERNANCE = "governance", _("Social governance")
 
+    class Publication(models.TextChoices):
+        """What Open311 reads show of this category's incidents (docs/open311.md)."""
+
+        PRIVATE = "private", _("Private: never published")
+        PUBLIC = "public", _("Public")
+        COARSE = "coarse", _("Coarse: published, place coarsened to about 1 km")
+
     code = models.CharField(_("code"), max_length=32, unique=True)
     name = models.CharField(_("name"), max_length=100)
     parent = models.ForeignKey("self", verbose_name=_("class"), null=True, blank=True,
                                on_delete=models.PROTECT, related_name="subcategories")
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     is_active = models.BooleanField(_("active"), default=True)
+    publication = models.CharField(
+        _("Open311 publication"), max_length=8, choices=Publication.choices,
+        default=Publication.PRIVATE,
+        help_text=_("Whether Open311 reads publish this category's incidents (those of the "
+                    "public channels only): never, in full, or with the place coarsened to "
+                    "about 1 km and the street address reduced to the region names."))
 
     class Meta:
         verbose_name = _("category")

@@ -12,17 +12,28 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from shanzhi.accounts.models import Department, Role, User
 from shanzhi.accounts.scope import Scope
 from shanzhi.accounts.staff import centre_operators, department_members
 from shanzhi.analytics import rollups
 from shanzhi.core.calendar import get_calendar
-from shanzhi.core.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
+from shanzhi.core.errors import (
+    Conflict,
+    DomainError,
+    NotFound,
+    PermissionDenied,
+    TooLarge,
+    ValidationError,
+)
+from shanzhi.core.uploads import image_clean
 from shanzhi.geo.crs import check_crs, check_lng_lat, to_wgs84
 from shanzhi.geo.index import get_index
 from shanzhi.geo.models import Level, Region
@@ -51,12 +62,12 @@ DEFAULT_LIMITS = {"accept": {"amount": 1, "unit": "working_hours"},
                   "handle": {"amount": 5, "unit": "working_days"},
                   "verify": {"amount": 1, "unit": "working_days"}}
 MAX_DESCRIPTION = 4000
+#: The longest Idempotency-Key (and device event_id) kept: the column's length.
+MAX_IDEMPOTENCY_KEY = IdempotencyKey._meta.get_field("key").max_length
 MAX_BACKDATE = dt.timedelta(days=30)
 CLOCK_SKEW = dt.timedelta(minutes=5)
+#: The largest photo taken (the request's total: settings.UPLOAD_MAX_BYTES).
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
-IMAGE_SIGNATURES = {b"\xff\xd8\xff": ("image/jpeg", "jpg"),
-                    b"\x89PNG\r\n\x1a\n": ("image/png", "png"),
-                    b"GIF87a": ("image/gif", "gif"), b"GIF89a": ("image/gif", "gif")}
 SATISFACTION = {"satisfied": 3, "basically_satisfied": 2, "dissatisfied": 1}
 #: Boundaries of the incident's places: never needed to act on it.
 HEAVY_RELATED = ("holder__geometry", "region__geometry", "grid__geometry")
@@ -203,25 +214,29 @@ def _check_extra_value(code: str, spec: Mapping, value):
     return str(value)[:1000]
 
 
-def _check_photos(photos: Sequence[UploadedFile]) -> list[tuple[UploadedFile, str, str, str]]:
+def _check_photos(photos: Sequence[UploadedFile]) -> list[tuple[ContentFile, str, str, str]]:
+    """Each photo decoded and encoded again (``core.uploads.image_clean``: no
+    EXIF, no trailing bytes, at most 40 megapixels read, 4096 px kept) with the
+    sha256 of what will be stored: (file, content_type, ext, sha256). The same
+    upload gives the same bytes, so an idempotent retry hashes the same."""
+    photos = list(photos)
+    if len(photos) > settings.UPLOAD_MAX_FILES:
+        raise TooLarge(gettext("At most %(n)s photos may be sent at once.")
+                       % {"n": settings.UPLOAD_MAX_FILES}, field="photos")
+    if sum(photo.size or 0 for photo in photos) > settings.UPLOAD_MAX_BYTES:
+        raise TooLarge(gettext("The photos are larger than %(mb)s MB in all.")
+                       % {"mb": settings.UPLOAD_MAX_BYTES // (1024 * 1024)}, field="photos")
     checked = []
     for i, photo in enumerate(photos):
         field = f"photos[{i}]"
         if photo.size is None or photo.size > MAX_PHOTO_BYTES:
-            raise ValidationError(f"{photo.name}: larger than 10 MB", field=field)
-        head = photo.read(16)
-        photo.seek(0)
-        kind = next((v for sig, v in IMAGE_SIGNATURES.items() if head.startswith(sig)), None)
-        if kind is None and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-            kind = ("image/webp", "webp")
-        if kind is None:
-            raise ValidationError(f"{photo.name}: not an image (JPEG, PNG, GIF or WebP)",
+            raise ValidationError(gettext("%(name)s: larger than %(mb)s MB")
+                                  % {"name": photo.name, "mb": MAX_PHOTO_BYTES // (1024 * 1024)},
                                   field=field)
-        digest = hashlib.sha256()
-        for chunk in photo.chunks():
-            digest.update(chunk)
-        photo.seek(0)
-        checked.append((photo, kind[0], kind[1], digest.hexdigest()))
+        clean, content_type, ext = image_clean(photo, field=field)
+        clean.name = photo.name or ""
+        checked.append((clean, content_type, ext,
+                        hashlib.sha256(clean.file.getvalue()).hexdigest()))
     return checked
 
 
@@ -247,8 +262,10 @@ def _request_hash(fields: Mapping, photos) -> str:
 
 def _locate(*, lng, lat, crs: str, region_code: str | None, actor: User | None):
     """(lng, lat, grid, region) for a point, or for an address in a region.
-    The grid and regions come from the spatial index's memory: no query."""
+    The grid and regions come from the spatial index's memory: no query. A
+    grid worker reports only a point inside one of their own grids."""
     index = get_index()
+    scope = Scope.for_user(actor) if actor is not None else None
     if lng is not None or lat is not None:
         if lng is None or lat is None:
             raise ValidationError("give both lng and lat", field="lat" if lat is None else "lng")
@@ -260,13 +277,19 @@ def _locate(*, lng, lat, crs: str, region_code: str | None, actor: User | None):
                                   "this platform serves", field="location")
         grid = index.grid(location.grid.id) if location.grid else None
         region = index.region(location.regions[0].id)
-        if actor is not None and not Scope.for_user(actor).covers(region.path):
+        if scope is not None and scope.grid_ids is not None:
+            _check_own_grid(scope, grid, region)
+        elif scope is not None and not scope.covers(region.path):
             raise ValidationError(f"the point {lng_f:.6f},{lat_f:.6f} lies outside your "
                                   "territory", field="location")
         return lng_f, lat_f, grid, region
-    if region_code:
-        region = current_region(region_code)
-        if actor is not None and not Scope.for_user(actor).covers(region.path):
+    region = current_region(region_code) if region_code else None
+    if scope is not None and scope.grid_ids is not None:
+        raise ValidationError(gettext("A grid worker reports the point where the case is (lng "
+                                      "and lat): an address alone is not placed in a grid."),
+                              field="location")
+    if region is not None:
+        if scope is not None and not scope.covers(region.path):
             raise ValidationError(f"the region {region_code} lies outside your territory",
                                   field="region")
         return None, None, None, region
@@ -274,6 +297,22 @@ def _locate(*, lng, lat, crs: str, region_code: str | None, actor: User | None):
         return None, None, None, index.region(actor.region_id) or actor.region
     raise ValidationError("give the location as lng/lat, or an address with its region",
                           field="location")
+
+
+def _check_own_grid(scope: Scope, grid, region: Region) -> None:
+    """A grid worker reports only inside their own grids (a point in a
+    neighbour's grid, even of the same community, is refused, naming the grid
+    it fell in, so the worker can pass it on to whoever covers it)."""
+    if grid is not None and grid.pk in scope.grid_ids:
+        return
+    details = {"grid": grid.code if grid else None, "region": region.code}
+    if grid is None:
+        raise ValidationError(gettext("This place lies in %(region)s but in none of its "
+                                      "grids: it is not in a grid you patrol.")
+                              % {"region": region.name}, field="location", details=details)
+    raise ValidationError(gettext("This place lies in grid %(grid)s (%(region)s), not in a "
+                                  "grid you patrol.") % {"grid": grid.name, "region": region.name},
+                          field="location", details=details)
 
 
 def _category_and_rules(code: str) -> tuple[Category | None, CategoryRules | None]:
@@ -319,6 +358,9 @@ def incident_report(*, actor: User | None, channel: str, description: str,
     if device is None and (actor is None or not (actor.is_superuser or actor.role in allowed)):
         raise PermissionDenied(f"your role may not report through the {channel} channel",
                                field="channel")
+    if idempotency_key and len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
+        raise ValidationError(gettext("The Idempotency-Key is longer than %(max)d characters.")
+                              % {"max": MAX_IDEMPOTENCY_KEY}, field="Idempotency-Key")
     description = (description or "").strip()
     if not description:
         raise ValidationError("the description is empty", field="description")
@@ -948,6 +990,9 @@ def device_alert(*, device: Device, data: Mapping, photos=()) -> tuple[Incident,
     event_id = str(data.get("event_id") or "").strip()
     if not event_id:
         raise ValidationError("event_id is required", field="event_id")
+    if len(event_id) > MAX_IDEMPOTENCY_KEY:
+        raise ValidationError(gettext("event_id is longer than %(max)d characters.")
+                              % {"max": MAX_IDEMPOTENCY_KEY}, field="event_id")
     occurred = data.get("occurred_at")
     if occurred:
         try:

@@ -126,6 +126,49 @@ TAXONOMY = [
     ]),
 ]
 
+# What Open311 reads publish of each category's incidents (docs/open311.md,
+# "Publication policy"; an administrator changes it per category in the admin).
+# The rule: a thing or a public place — roads, sanitation, greenery, facilities,
+# advertising, building sites, order in the street, infrastructure emergencies,
+# pollution — is public. What usually lies at one home or points at one person or
+# firm, while the public may know that it happens in an area, is coarse (the place
+# to about 1 km, the street address reduced to the region names). People,
+# security, disputes, special groups and complaints or petitions (诉求) are private.
+PUBLIC, COARSE, PRIVATE = "public", "coarse", "private"
+CLASS_PUBLICATION = {
+    "SJ01": PUBLIC, "SJ02": PUBLIC, "SJ03": PUBLIC, "SJ04": PUBLIC, "SJ05": PUBLIC,
+    "BJ01": PUBLIC, "BJ02": PUBLIC, "BJ04": PUBLIC,
+    "ZZ01": PRIVATE,  # 矛盾纠纷: disputes between people
+    "ZZ02": PRIVATE,  # 治安隐患: security
+    "ZZ03": COARSE,   # 安全生产: one firm's hazards
+    "ZZ04": COARSE,   # 消防隐患: mostly at one residential building
+    "ZZ05": PUBLIC, "ZZ06": PUBLIC,
+    "ZZ07": PRIVATE,  # 特殊人群: special groups
+    "ZZ08": PRIVATE,  # 民生服务: complaints and petitions of one citizen
+}
+SUBCLASS_PUBLICATION = {
+    "SJ0101": COARSE,   # 私搭乱建: usually one household's structure
+    "SJ0401": COARSE,   # 无照经营游商: points at one vendor
+    "ZZ0302": PRIVATE,  # 危化品隐患: where hazardous chemicals are is a security matter
+    "ZZ0501": COARSE,   # 噪声污染: mostly a neighbour
+}
+
+
+def publication_of(code: str) -> str:
+    """The seed's publication of a category: its own, else its class's, else private."""
+    if code in SUBCLASS_PUBLICATION:
+        return SUBCLASS_PUBLICATION[code]
+    return CLASS_PUBLICATION.get(code, CLASS_PUBLICATION.get(code[:4], PRIVATE))
+
+
+def mark_publication(Category) -> int:
+    """Give every category of the seed its publication (the others keep theirs)."""
+    marked = 0
+    for code, _name, _kind, _departments, _on_overdue, subclasses in TAXONOMY:
+        for each in (code, *(sub[0] for sub in subclasses)):
+            marked += Category.objects.filter(code=each).update(publication=publication_of(each))
+    return marked
+
 
 def limits_for(handle: tuple[float, str]) -> dict[str, dict]:
     stages = {**BASE_LIMITS, "handle": handle}
@@ -135,12 +178,19 @@ def limits_for(handle: tuple[float, str]) -> dict[str, dict]:
 def seed(Category, CategoryRules) -> int:
     """Create the taxonomy with version 1 of every subcategory's rules."""
     created = 0
+    # the model of migration 0002 has no publication yet: 0004 marks those rows
+    published = any(f.name == "publication" for f in Category._meta.get_fields())
+
+    def marked(code: str) -> dict:
+        return {"publication": publication_of(code)} if published else {}
+
     for code, name, kind, departments, on_overdue, subclasses in TAXONOMY:
-        parent, _ = Category.objects.get_or_create(code=code,
-                                                   defaults={"name": name, "kind": kind})
+        parent, _ = Category.objects.get_or_create(
+            code=code, defaults={"name": name, "kind": kind, **marked(code)})
         for sub_code, sub_name, handle, extra_fields in subclasses:
             category, new = Category.objects.get_or_create(
-                code=sub_code, defaults={"name": sub_name, "kind": kind, "parent": parent})
+                code=sub_code, defaults={"name": sub_name, "kind": kind, "parent": parent,
+                                         **marked(sub_code)})
             if new:
                 CategoryRules.objects.create(
                     category=category, number=1, limits=limits_for(handle),

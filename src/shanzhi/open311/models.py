@@ -81,16 +81,25 @@ class ServiceRequest(models.Model):
 
 
 class RateWindow(models.Model):
-    """Requests counted for one key in one fixed minute: shared by every
-    server process through the database."""
+    """Requests counted in one fixed minute for one key, or (without a key)
+    for one client address: shared by every server process through the
+    database."""
 
-    key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    key = models.ForeignKey(ApiKey, null=True, on_delete=models.CASCADE, related_name="+")
+    #: The client's address (``core.net.client_ip``) of a read without a key.
+    client = models.CharField(max_length=64, blank=True, default="")
     start = models.DateTimeField()
     count = models.PositiveIntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["key", "start"],
-                                               name="open311_rate_window_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["key", "start"], name="open311_rate_window_unique",
+                                    condition=models.Q(key__isnull=False)),
+            models.UniqueConstraint(fields=["client", "start"],
+                                    name="open311_rate_window_client_unique",
+                                    condition=models.Q(key__isnull=True)),
+        ]
+        indexes = [models.Index(fields=["start"], name="open311_rate_window_start")]
 
     def __str__(self) -> str:
-        return f"{self.key_id} {self.start:%H:%M} {self.count}"
+        return f"{self.key_id or self.client} {self.start:%H:%M} {self.count}"

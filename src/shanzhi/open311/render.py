@@ -4,6 +4,7 @@ and JSON (the XML without its root wrapper)."""
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -15,6 +16,15 @@ DECLARATION = '<?xml version="1.0" encoding="utf-8"?>\n'
 ITEM_OF = {"services": "service", "service_requests": "request", "errors": "error",
            "attributes": "attribute", "values": "value", "endpoints": "endpoint",
            "formats": "format"}
+#: What XML 1.0 does not allow in a document: the C0 controls but tab, line
+#: feed and carriage return, lone surrogates, U+FFFE and U+FFFF.
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(text: str) -> str:
+    """``text`` without the characters XML 1.0 forbids, so that whatever was
+    stored, the document stays well-formed."""
+    return NOT_XML.sub("", text)
 
 
 def _text(value: Any) -> str:
@@ -22,7 +32,7 @@ def _text(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return xml_text(str(value))
 
 
 def _append(parent: ET.Element, name: str, value: Any) -> None:
@@ -56,7 +66,9 @@ def respond(fmt: str, root: str, data: Any, *, status: int = 200) -> HttpRespons
     """``data`` in ``fmt``: a list becomes ``<root><item/>…</root>`` in XML and
     a JSON array; a dict becomes ``<root>…</root>`` and a JSON object."""
     body = to_xml(root, data) if fmt == "xml" else to_json(data)
-    return HttpResponse(body.encode("utf-8"), status=status, content_type=CONTENT_TYPES[fmt])
+    # a lone surrogate (never valid UTF-8) becomes "?" rather than an error
+    return HttpResponse(body.encode("utf-8", errors="replace"), status=status,
+                        content_type=CONTENT_TYPES[fmt])
 
 
 def errors(fmt: str, problems: list[tuple[int, str]], *, status: int) -> HttpResponse:

@@ -1,6 +1,8 @@
 """Reads of the Open311 server: jurisdictions, the services (our
 categories), and service requests (our incidents) as GeoReport fields —
-always through a :class:`Scope`, never with the reporter's contact data."""
+always through a :class:`Scope`, never with the reporter's contact data, and
+only what the publication policy publishes (:func:`published`,
+``docs/open311.md``)."""
 
 from __future__ import annotations
 
@@ -11,14 +13,16 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from shanzhi.accounts.scope import Scope
 from shanzhi.core.errors import NotFound, ValidationError
-from shanzhi.geo.models import Region
+from shanzhi.core.privacy import mask_text
+from shanzhi.geo.index import get_index
+from shanzhi.geo.models import Level, Region
 from shanzhi.incidents import workflow as wf
-from shanzhi.incidents.models import Incident, TimelineEntry
+from shanzhi.incidents.models import Category, Incident, TimelineEntry
 from shanzhi.incidents.rulebook import rule_book
 from shanzhi.incidents.selectors import incidents_visible
 
@@ -27,6 +31,14 @@ from .models import ApiKey, ServiceRequest
 #: The spec's default and largest window of GET requests.
 MAX_SPAN = dt.timedelta(days=90)
 MAX_RESULTS = 1000
+#: The largest page a read without an api_key gets (its default too).
+ANONYMOUS_MAX_RESULTS = 100
+#: The categories whose incidents are published; a coarse one with its place coarsened.
+PUBLISHED = (Category.Publication.PUBLIC, Category.Publication.COARSE)
+#: A coarse incident's point is rounded to this many decimals of a degree (0.01° ≈ 1 km).
+COARSE_DECIMALS = 2
+#: A coarse incident's address: the names of its regions down to this level.
+COARSE_LEVELS = (Level.CITY, Level.DISTRICT, Level.TOWN)
 #: The timeline actions whose text is written for the citizen: the latest one
 #: with a text is ``status_notes``. Others (dispatch notes, return and
 #: escalation reasons, supervision, extensions) stay internal.
@@ -190,11 +202,20 @@ def date_window(start: dt.datetime | None, end: dt.datetime | None,
     return start, end
 
 
+def published(qs: QuerySet[Incident]) -> QuerySet[Incident]:
+    """The publication policy, the one place it is applied: Open311 reads
+    publish only the incidents reported through a public channel
+    (``SHANZHI_OPEN311_PUBLIC_CHANNELS``) whose category is public or coarse
+    (``Category.publication``); every other incident does not exist for them."""
+    return qs.filter(channel__in=settings.OPEN311_PUBLIC_CHANNELS,
+                     category__publication__in=PUBLISHED)
+
+
 def requests_find(*, scope: Scope, query: RequestQuery,
                   now: dt.datetime | None = None) -> list[Incident]:
-    """The incidents a GET requests asks for, newest first. ``ids`` overrides
-    every other filter."""
-    qs: QuerySet[Incident] = incidents_visible(scope)
+    """The published incidents a GET requests asks for, newest first. ``ids``
+    overrides every other filter."""
+    qs: QuerySet[Incident] = published(incidents_visible(scope))
     if query.ids:
         qs = qs.filter(number__in=list(query.ids)[:MAX_RESULTS])
     else:
@@ -213,7 +234,8 @@ def requests_find(*, scope: Scope, query: RequestQuery,
 
 
 def request_get(*, scope: Scope, number: str) -> Incident:
-    incident = _with_fields(incidents_visible(scope).filter(number=number)).first()
+    """One published incident; an unpublished one is as unknown as a missing one."""
+    incident = _with_fields(published(incidents_visible(scope)).filter(number=number)).first()
     if incident is None:
         raise NotFound(f"service_request_id {number!r} was not found",
                        field="service_request_id")
@@ -223,13 +245,28 @@ def request_get(*, scope: Scope, number: str) -> Incident:
 def _with_fields(qs: QuerySet[Incident]) -> QuerySet[Incident]:
     return qs.select_related("department", "holder", "merged_into").only(
         "id", "number", "state", "description", "address", "lat", "lng", "reported_at",
-        "updated_at", "closed_at", "due_at", "category_id", "department__name",
-        "holder__name", "merged_into__number")
+        "updated_at", "closed_at", "due_at", "category_id", "region_id", "department__name",
+        "holder__name", "merged_into__number").annotate(
+        category_publication=F("category__publication"))
+
+
+def _coarse_point(value: float | None) -> float | None:
+    return None if value is None else round(value, COARSE_DECIMALS)
+
+
+def _region_names(region_id: int) -> str | None:
+    """苏州市虎丘区狮山街道: the incident's city, district and town, no closer."""
+    names = [node.name for node in reversed(get_index().chain(region_id))
+             if node.level in COARSE_LEVELS]
+    return "".join(names) or None
 
 
 def request_rows(incidents: Sequence[Incident]) -> list[dict]:
-    """The GeoReport fields of each incident, in the spec's order. Never the
-    reporter's name, phone or e-mail."""
+    """The GeoReport fields of each published incident (from :func:`requests_find`
+    or :func:`request_get`), in the spec's order. Never the reporter's name,
+    phone or e-mail; personal data in the texts masked (``mask_text``); a
+    coarse category's place coarsened to about 1 km, its address to the
+    region names, without address_id or media_url (either could pinpoint it)."""
     ids = [i.pk for i in incidents]
     notes: dict[int, str] = {}
     extras: dict[int, tuple[str, str]] = {}
@@ -239,7 +276,7 @@ def request_rows(incidents: Sequence[Incident]) -> list[dict]:
                 .order_by("at", "id").values_list("incident_id", "action", "data")):
             text = str((data or {}).get(PUBLIC_NOTES[action]) or "").strip()
             if text:
-                notes[incident_id] = text
+                notes[incident_id] = mask_text(text)
         extras = {pk: (media, address_id) for pk, media, address_id in
                   ServiceRequest.objects.filter(incident_id__in=ids).values_list(
                       "incident_id", "media_url", "address_id")}
@@ -255,23 +292,28 @@ def request_rows(incidents: Sequence[Incident]) -> list[dict]:
                   if incident.merged_into_id and incident.merged_into else None)
         updated = (incident.closed_at if not is_open and incident.closed_at
                    else incident.updated_at)
+        if incident.category_publication == Category.Publication.COARSE:
+            lat, lng = _coarse_point(incident.lat), _coarse_point(incident.lng)
+            address, address_id, media_url = _region_names(incident.region_id), "", ""
+        else:
+            lat, lng, address = incident.lat, incident.lng, mask_text(incident.address) or None
         rows.append({
             "service_request_id": incident.number,
             "status": "open" if is_open else "closed",
             "status_notes": notes.get(incident.pk),
             "service_name": category.name if category else None,
             "service_code": category.code if category else None,
-            "description": incident.description,
+            "description": mask_text(incident.description),
             "agency_responsible": agency,
             "service_notice": notice,
             "requested_datetime": w3c(incident.reported_at),
             "updated_datetime": w3c(updated),
             "expected_datetime": w3c(incident.due_at) if is_open else None,
-            "address": incident.address or None,
+            "address": address,
             "address_id": address_id or None,
             "zipcode": None,
-            "lat": incident.lat,
-            "long": incident.lng,
+            "lat": lat,
+            "long": lng,
             "media_url": media_url or None,
         })
     return rows

@@ -1,6 +1,7 @@
 """Writes of the Open311 server: API keys (their service accounts), the rate
-windows, and filing a service request — through ``incidents.services.incident_report``,
-channel ``open311``, never by writing an incident directly."""
+windows (of the keys, and of the addresses reading without one), and filing a
+service request — through ``incidents.services.incident_report``, channel
+``open311``, never by writing an incident directly."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import EmailValidator, URLValidator
 from django.db import IntegrityError, transaction
@@ -101,21 +103,44 @@ def key_authenticate(secret: str, *, now: dt.datetime | None = None) -> ApiKey:
 def rate_count(*, key: ApiKey, now: dt.datetime | None = None) -> None:
     """Count one request in the key's current minute; RateLimited past its
     limit. A fixed window in the database: every server process shares it."""
+    _count_in_window(owner={"key": key}, limit=key.rate_limit, now=now, field="api_key",
+                     refusal=f"more than {key.rate_limit} requests a minute with this api_key")
+
+
+def rate_count_anonymous(*, client: str, now: dt.datetime | None = None) -> None:
+    """Count one read without an api_key from the client's address in its
+    current minute (``SHANZHI_OPEN311_ANONYMOUS_PER_MINUTE``, in the same
+    windows as the keys); RateLimited past it. A limit of 0 publishes nothing
+    without a key."""
+    limit = settings.OPEN311_ANONYMOUS_PER_MINUTE
+    if limit <= 0:
+        raise PermissionDenied("api_key was not provided: this server answers reads only "
+                               "with an api_key", field="api_key")
+    _count_in_window(owner={"key": None, "client": client[:64]}, limit=limit, now=now,
+                     field="api_key",
+                     refusal=f"more than {limit} reads a minute from your address without an "
+                             "api_key (a key of your own has its own limit)")
+
+
+def _count_in_window(*, owner: dict, limit: int, now: dt.datetime | None, field: str,
+                     refusal: str) -> None:
     now = now or timezone.now()
     start = now.replace(second=0, microsecond=0)
-    counted = RateWindow.objects.filter(key=key, start=start).update(count=F("count") + 1)
-    if not counted:
+    window = RateWindow.objects.filter(start=start, **owner)
+    if not window.update(count=F("count") + 1):
         try:
             with transaction.atomic():
-                RateWindow.objects.create(key=key, start=start, count=1)
+                RateWindow.objects.create(start=start, count=1, **owner)
         except IntegrityError:  # another process opened the window first
-            RateWindow.objects.filter(key=key, start=start).update(count=F("count") + 1)
-        RateWindow.objects.filter(key=key, start__lt=start - dt.timedelta(hours=1)).delete()
-    count = RateWindow.objects.filter(key=key, start=start).values_list("count", flat=True).first()
-    if count is not None and count > key.rate_limit:
+            window.update(count=F("count") + 1)
+        # forget the windows of an hour ago: the key's own, or those of every address
+        RateWindow.objects.filter(key=owner["key"],
+                                  start__lt=start - dt.timedelta(hours=1)).delete()
+    count = window.values_list("count", flat=True).first()
+    if count is not None and count > limit:
         retry = int((start + WINDOW - now).total_seconds()) + 1
-        raise RateLimited(f"more than {key.rate_limit} requests a minute with this api_key: "
-                          f"retry in {retry} s", field="api_key", details={"retry_after": retry})
+        raise RateLimited(f"{refusal}: retry in {retry} s", field=field,
+                          details={"retry_after": retry})
 
 
 # ---------------------------------------------------------------- filing a request

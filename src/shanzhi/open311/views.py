@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from shanzhi.core.errors import DomainError, PermissionDenied, ValidationError
+from shanzhi.core.net import client_ip
 
 from . import selectors, services
 from .models import ApiKey
@@ -74,11 +75,13 @@ def _param(request: HttpRequest, name: str) -> str:
 
 def _key(request: HttpRequest, *, required: bool) -> ApiKey | None:
     """The api_key's key, counted against its rate limit. A bad key is 403
-    wherever it is sent; only POST requires one."""
+    wherever it is sent; only POST requires one. A read without a key is
+    counted against its client address's limit."""
     secret = _param(request, "api_key")
     if not secret:
         if required:
             raise PermissionDenied("api_key was not provided", field="api_key")
+        services.rate_count_anonymous(client=client_ip(request))
         return None
     key = services.key_authenticate(secret)
     services.rate_count(key=key)
@@ -177,6 +180,8 @@ def requests(request: HttpRequest, fmt: str) -> HttpResponse:
     if request.method == "POST":
         return _create(request, fmt)
     city, key = _city_and_key(request)
+    largest = (selectors.MAX_RESULTS if key is not None
+               else min(selectors.ANONYMOUS_MAX_RESULTS, selectors.MAX_RESULTS))
     query = selectors.RequestQuery(
         ids=_comma_list(_param(request, "service_request_id")),
         codes=_comma_list(_param(request, "service_code")),
@@ -184,8 +189,7 @@ def requests(request: HttpRequest, fmt: str) -> HttpResponse:
         end=_datetime(_param(request, "end_date"), "end_date", end=True),
         statuses=_statuses(_param(request, "status")),
         page=_positive(request, "page", 1, 1_000_000),
-        page_size=_positive(request, "page_size", selectors.MAX_RESULTS,
-                            selectors.MAX_RESULTS))
+        page_size=_positive(request, "page_size", largest, largest))
     scope = selectors.read_scope(city=city, key=key)
     incidents = selectors.requests_find(scope=scope, query=query)
     return respond(fmt, "service_requests", selectors.request_rows(incidents))

@@ -134,12 +134,20 @@ def department_desk(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def export(request: HttpRequest) -> StreamingHttpResponse:
-    """The filtered list as an Excel workbook, streamed row by row."""
+def export(request: HttpRequest) -> HttpResponse:
+    """The filtered list as an Excel workbook, streamed row by row. Filters
+    that do not hold (an unknown state, a bad date, a region outside the
+    territory) export nothing: the answer is the desk showing what is wrong,
+    with status 400."""
     scope = Scope.for_user(request.user)
     form = DeskFilters(request.GET)
     now = timezone.now()
-    incidents = filtered_incidents(scope, form, now).iterator(chunk_size=1000)
+    selected = filtered_incidents(scope, form, now)
+    if form.errors:
+        response = case_desk(request)
+        response.status_code = 400
+        return response
+    incidents = selected.iterator(chunk_size=1000)
     chunks = stream_xlsx(columns=export_columns(), rows=export_rows(incidents, now),
                          sheet_name=_("Incidents"), tz=timezone.get_current_timezone())
     response = StreamingHttpResponse(

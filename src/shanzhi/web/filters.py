@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from shanzhi.accounts.models import Department
 from shanzhi.accounts.scope import Scope
+from shanzhi.core.calendar import YEARS
 from shanzhi.core.errors import NotFound, ValidationError
 from shanzhi.geo.models import Level
 from shanzhi.incidents import selectors
@@ -74,6 +75,11 @@ class DeskFilters(forms.Form):
 
     def clean(self):
         data = super().clean()
+        for name in ("reported_from", "reported_to"):
+            day = data.get(name)
+            if day and day.year not in YEARS:
+                self.add_error(name, _("Choose a date in the years %(first)d–%(last)d.")
+                               % {"first": YEARS[0], "last": YEARS[-1]})
         start, end = data.get("reported_from"), data.get("reported_to")
         if start and end and end < start:
             self.add_error("reported_to", _("The end date is before the start date."))

@@ -24,7 +24,13 @@ from shanzhi.core.errors import ValidationError as DomainValidationError
 from shanzhi.core.privacy import mask_name, mask_phone
 from shanzhi.geo.models import Region
 from shanzhi.incidents import selectors, services
-from shanzhi.incidents.api import ACTION_FIELDS, PHOTO_ACTIONS, ActionIn, incident_out
+from shanzhi.incidents.api import (
+    ACTION_FIELDS,
+    PHOTO_ACTIONS,
+    ActionIn,
+    contact_reveal,
+    incident_out,
+)
 from shanzhi.incidents.models import Incident
 from shanzhi.incidents.routing import region_chain_ids, suggest_department
 
@@ -175,10 +181,14 @@ def incident_page(request: HttpRequest, number: str) -> HttpResponse:
 @require_POST
 @domain_errors
 def incident_contact(request: HttpRequest, number: str) -> HttpResponse:
-    """Reveal the contact: the API's presentation decides and logs the view."""
+    """Reveal the contact to a role whose work needs it (others see it masked
+    again); the API's ``contact_reveal`` logs the view with its reason."""
     incident = services.incident_for_actor(actor=request.user, incident_id=number)
-    contact = incident_out(incident, actor=request.user, detail=True,
-                           reveal_contact=True)["contact"]
+    contact = incident_out(incident, actor=request.user)["contact"]
+    if services.may_see_contact(request.user):
+        contact = contact_reveal(request=request, actor=request.user, incident=incident,
+                                 reason=request.POST.get("reason", "").strip()[:200]
+                                 or "incident page: show in full")
     return render(request, "web/parts/contact.html", {"incident": incident, "contact": contact,
                                                        "revealed": not contact["masked"]})
 
@@ -210,7 +220,8 @@ def _take(actor: User, incident: Incident, action: str, request: HttpRequest) ->
                                     "its state has changed. The page now shows it as it is: "
                                     "please check before you act."), 409, exc.message)
     except DomainValidationError as exc:
-        label = FIELD_LABELS.get(exc.field or "", exc.field or "")
+        field = exc.field or ""
+        label = FIELD_LABELS.get(field.split("[")[0], field)  # photos[0] → 照片
         text = (_("Please check “%(field)s”.") % {"field": label} if label
                 else _("The form could not be accepted."))
         return Outcome("error", text, 400, exc.message, action)

@@ -5,18 +5,31 @@ with the page's session. The desks and the incident page live in
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urlencode
 
+from django import forms
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login as auth_login
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
+from django.contrib.auth.password_validation import password_validators_help_texts
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import resolve_url
+from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
 
+from shanzhi.accounts import throttle, twofactor
 from shanzhi.accounts.models import Role, User
 from shanzhi.accounts.scope import Scope
+from shanzhi.core.errors import DomainError
+from shanzhi.core.errors import ValidationError as DomainValidationError
 from shanzhi.geo.models import Level
 from shanzhi.incidents import selectors
 from shanzhi.incidents import workflow as wf
@@ -29,13 +42,180 @@ from .pages import DESK_ROLES, command_centre_url, desk_label, is_handler, rende
 HOME_NOTIFICATIONS = 8
 
 
+# ---------------------------------------------------------------- log-in, log-out, security
+
+#: The session key of a log-in whose password passed and whose second step
+#: (a code, or enrolling a second factor) is still due: nobody is logged in yet.
+PENDING = "login_pending"
+#: How long the second step may wait for the first.
+PENDING_SECONDS = 300
+
+
+class LoginForm(AuthenticationForm):
+    """Django's form; a locked account or address says so (``accounts.throttle``)."""
+
+    def clean(self):
+        try:
+            return super().clean()
+        except forms.ValidationError:
+            lock = getattr(self.request, "login_lock", None)
+            if lock is not None:
+                raise forms.ValidationError(lock.message(), code="locked") from None
+            raise
+
+
+def _complete_login(request: HttpRequest, user: User, backend: str, next_url: str):
+    request.session.pop(PENDING, None)
+    auth_login(request, user, backend=backend)
+    throttle.login_succeeded(request=request, user=user)
+    return redirect(next_url)
+
+
 class LoginView(auth_views.LoginView):
+    """The password step. A user with a second factor goes on to the code
+    step, a user whose role requires one and who has none to enrolment;
+    until then the session holds only the ``PENDING`` marker."""
+
     template_name = "web/login.html"
     redirect_authenticated_user = True
+    authentication_form = LoginForm
+
+    def form_valid(self, form):
+        user = form.get_user()
+        if twofactor.is_enrolled(user):
+            step = "code"
+        elif twofactor.is_required(user):
+            step = "enrol"
+        else:
+            return _complete_login(self.request, user, user.backend, self.get_success_url())
+        self.request.session.cycle_key()
+        self.request.session[PENDING] = {"user": user.pk, "backend": user.backend,
+                                         "next": self.get_success_url(), "step": step,
+                                         "since": time.time()}
+        return redirect("web:login_code")
+
+
+def _pending_user(request: HttpRequest) -> tuple[dict, User] | None:
+    pending = request.session.get(PENDING)
+    if not pending or time.time() - pending.get("since", 0) > PENDING_SECONDS:
+        request.session.pop(PENDING, None)
+        return None
+    user = User.objects.filter(pk=pending["user"], is_active=True).first()
+    return (pending, user) if user is not None else None
+
+
+@never_cache
+@csrf_protect
+def login_code(request: HttpRequest) -> HttpResponse:
+    """The second step: the code of the user's authenticator app, or, for a
+    role that requires a second factor and has none, enrolling one. Wrong
+    codes count as failed log-ins (the same lock as passwords)."""
+    found = _pending_user(request)
+    if found is None:
+        messages.warning(request, _("Please log in again."))
+        return redirect(settings.LOGIN_URL)
+    pending, user = found
+    enrol = pending["step"] == "enrol"
+    if enrol and "secret" not in pending:
+        pending["secret"] = twofactor.new_secret()
+        request.session.modified = True
+    error, status = "", 200
+    if request.method == "POST":
+        code = request.POST.get("code", "")
+        lock = throttle.login_lock(request=request, username=user.username)
+        if lock is not None:
+            throttle.login_refused(request=request, username=user.username, lock=lock)
+            error = lock.message()
+        elif enrol:
+            try:
+                twofactor.two_factor_enrol(actor=user, request=request, secret=pending["secret"],
+                                           code=code)
+            except DomainValidationError as exc:
+                lock = throttle.login_failed(request=request, username=user.username,
+                                             user=user, reason="wrong code (enrolment)")
+                error = lock.message() if lock else exc.message
+            else:
+                messages.success(request, _("Second factor enrolled: from now on you log in "
+                                            "with your password and a code."))
+                return _complete_login(request, user, pending["backend"], pending["next"])
+        elif twofactor.code_verify(user=user, code=code):
+            return _complete_login(request, user, pending["backend"], pending["next"])
+        else:
+            lock = throttle.login_failed(request=request, username=user.username, user=user,
+                                         reason="wrong code")
+            error = lock.message() if lock else _(
+                "The code is not right, or was used already: type the code your app "
+                "shows now.")
+        status = 400
+    context = {"enrol": enrol, "error": error, "username": user.username}
+    if enrol:
+        context.update(_enrolment(user, pending["secret"]))
+    return render(request, "web/login_code.html", context, status=status)
+
+
+def _enrolment(user: User, secret: str) -> dict:
+    """What a page shows to enrol: the QR code and the secret to type."""
+    uri = twofactor.provisioning_uri(user=user, secret=secret)
+    return {"qr_svg": mark_safe(twofactor.qr_svg(uri)),  # segno's markup: no user input in it
+            "secret": " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))}
 
 
 class LogoutView(auth_views.LogoutView):
-    pass
+    def post(self, request, *args, **kwargs):
+        if request.user.is_authenticated:
+            throttle.logged_out(request=request, user=request.user)
+        return super().post(request, *args, **kwargs)
+
+
+#: The session key of the secret shown on the account page until a code confirms it.
+CANDIDATE = "two_factor_candidate"
+
+
+@login_required
+def account_security(request: HttpRequest) -> HttpResponse:
+    """The user's own security: change the password; enrol a second factor
+    (scan the QR code, confirm one code) or turn it off (password and code)."""
+    user = request.user
+    password_form = PasswordChangeForm(user)
+    error, status = "", 200
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "password":
+                password_form = PasswordChangeForm(user, request.POST)
+                if password_form.is_valid():
+                    password_form.save()
+                    update_session_auth_hash(request, password_form.user)
+                    messages.success(request, _("Your password has been changed."))
+                    return redirect("web:account_security")
+                status = 400
+            elif action == "enrol" and request.session.get(CANDIDATE):
+                twofactor.two_factor_enrol(actor=user, request=request,
+                                           secret=request.session[CANDIDATE],
+                                           code=request.POST.get("code", ""))
+                del request.session[CANDIDATE]
+                messages.success(request, _("Second factor enrolled: from now on you log in "
+                                            "with your password and a code."))
+                return redirect("web:account_security")
+            elif action == "disable":
+                twofactor.two_factor_disable(actor=user, request=request,
+                                             password=request.POST.get("password", ""),
+                                             code=request.POST.get("code", ""))
+                messages.success(request, _("Second factor turned off."))
+                return redirect("web:account_security")
+            else:
+                error, status = _("Nothing was done: please try again."), 400
+        except DomainError as exc:
+            error, status = exc.message, exc.status
+    enrolled = twofactor.is_enrolled(user)
+    context = {"enrolled": enrolled, "required": twofactor.is_required(user), "error": error,
+               "password_form": password_form,
+               "password_rules": password_validators_help_texts()}
+    if not enrolled:
+        if not request.session.get(CANDIDATE):
+            request.session[CANDIDATE] = twofactor.new_secret()
+        context.update(_enrolment(user, request.session[CANDIDATE]))
+    return render_page(request, "web/account_security.html", status=status, **context)
 
 
 # ---------------------------------------------------------------- home

@@ -12,3 +12,17 @@ register = template.Library()
 @register.filter
 def may_report(user) -> bool:
     return user.is_authenticated and _may_report(user)
+
+
+@register.simple_tag
+def photo_limits() -> dict:
+    """What one request may carry, for the photo pickers' check before sending
+    (the service checks again: incidents.services._check_photos)."""
+    from django.conf import settings
+
+    from shanzhi.incidents.services import MAX_PHOTO_BYTES
+
+    mb = 1024 * 1024
+    return {"file_bytes": MAX_PHOTO_BYTES, "file_mb": MAX_PHOTO_BYTES // mb,
+            "total_bytes": settings.UPLOAD_MAX_BYTES, "total_mb": settings.UPLOAD_MAX_BYTES // mb,
+            "files": settings.UPLOAD_MAX_FILES}

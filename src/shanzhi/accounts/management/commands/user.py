@@ -15,7 +15,10 @@ class Command(OperatorCommand):
         p = sub.add_parser("create", help="create a user", called_from_command_line=True,
                            description="Create a user. City admins, operators and viewers need "
                            "--region; handlers need --department; grid workers need --grid "
-                           "(repeat it for several grids).")
+                           "(repeat it for several grids). The password must pass the "
+                           "password rules (8 characters or more, three of: upper case, "
+                           "lower case, digits, other characters; not common, not all "
+                           "digits).")
         p.add_argument("--username", required=True)
         p.add_argument("--password", required=True)
         p.add_argument("--role", required=True, choices=Role.values)
@@ -31,5 +34,6 @@ class Command(OperatorCommand):
         user = user_create(username=opts["username"], password=opts["password"],
                            role=opts["role"], region_code=opts["region"],
                            grid_codes=opts["grid"], department_code=opts["department"],
-                           worker_kind=opts["kind"], display_name=opts["name"])
+                           worker_kind=opts["kind"], display_name=opts["name"],
+                           validate=True)
         self.stdout.write(f"created {user.role} {user.username}")

@@ -85,6 +85,8 @@ class Command(OperatorCommand):
         p.add_argument("--out", type=Path, metavar="OUT", help="the CSV to write")
         p.add_argument("--crs", default="wgs84", choices=CRS_CHOICES,
                        help="the coordinates' system (default wgs84)")
+        p.add_argument("--encoding", default="utf-8-sig", metavar="E",
+                       help="the CSV's encoding (default UTF-8; gb18030 for older Excel files)")
 
     def handle(self, *args, **opts):
         getattr(self, "handle_" + opts["action"])(opts)
@@ -131,7 +133,8 @@ class Command(OperatorCommand):
             if not opts["out"]:
                 raise ValidationError("--csv needs --out", field="out")
             counts = locate_csv(source=opts["csv"], target=opts["out"], lat_col=opts["lat_col"],
-                                lng_col=opts["lng_col"], crs=opts["crs"], progress=self.progress)
+                                lng_col=opts["lng_col"], crs=opts["crs"],
+                                encoding=opts["encoding"], progress=self.progress)
             self.stdout.write(f"located {counts['rows']} rows: {counts['inside']} inside a grid, "
                               f"{counts['outside']} outside, {counts['no_coordinates']} without "
                               f"coordinates; written to {opts['out']}")

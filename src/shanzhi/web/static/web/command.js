@@ -12,6 +12,9 @@ const LOCAL_FONTS = "Noto Sans CJK SC, Source Han Sans SC, Microsoft YaHei, Ping
 const EMPTY = { type: "FeatureCollection", features: [] };
 const SHADES = ["#dfe9f3", "#f6d28b", "#ee9a4d", "#d9472b"];
 const REFRESH_MS = 4000;
+// Tooltips drawn on the chart's canvas: the HTML ones are built with inline
+// style attributes, which the Content-Security-Policy refuses.
+const TOOLTIP = { renderMode: "richText" };
 
 export function startCommandCentre(maplibregl, echarts, config) {
   const app = new CommandCentre(maplibregl, echarts, config);
@@ -280,7 +283,7 @@ class CommandCentre {
       animation: false,
       grid: { left: t.size * 3, right: t.size, top: t.size * 2.4, bottom: t.size * 2 },
       legend: { top: 0, textStyle: { color: t.text, fontSize: t.size } },
-      tooltip: { trigger: "axis" },
+      tooltip: { ...TOOLTIP, trigger: "axis" },
       xAxis: { type: "category", data: days.map((d) => d.day.slice(5)),
                axisLabel: { color: t.text, fontSize: t.size }, axisLine: { lineStyle: { color: t.axis } } },
       yAxis: { type: "value", minInterval: 1, axisLabel: { color: t.text, fontSize: t.size },
@@ -300,7 +303,7 @@ class CommandCentre {
     this.charts.categories.setOption({
       animation: false,
       grid: { left: t.size * 7, right: t.size * 3, top: t.size * 0.5, bottom: t.size * 0.5 },
-      tooltip: {},
+      tooltip: TOOLTIP,
       xAxis: { type: "value", show: false },
       yAxis: { type: "category", data: rows.map((c) => c.name || this.t.unclassified),
                axisLabel: { color: t.text, fontSize: t.size, width: t.size * 6.5, overflow: "truncate" },
@@ -314,7 +317,7 @@ class CommandCentre {
     const t = this.theme();
     this.charts.channels.setOption({
       animation: false,
-      tooltip: { trigger: "item" },
+      tooltip: { ...TOOLTIP, trigger: "item" },
       legend: { orient: "vertical", right: 0, top: "middle", textStyle: { color: t.text, fontSize: t.size },
                 itemWidth: t.size, itemHeight: t.size * 0.8 },
       series: [{ type: "pie", radius: ["40%", "72%"], center: ["32%", "50%"], label: { show: false },
