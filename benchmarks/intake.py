@@ -393,6 +393,8 @@ def _profile(args) -> int:
     seconds = time.perf_counter() - began
     print(f"  {args.profile - half} more under cProfile: {(args.profile - half) / seconds:,.0f}/s")
     stats = pstats.Stats(profile)
+    if os.environ.get("PROFILE_OUT"):
+        stats.dump_stats(os.environ["PROFILE_OUT"])
     stats.sort_stats("cumulative").print_stats("shanzhi|ninja|auth|django", 60)
     stats.sort_stats("tottime").print_stats(25)
     return 0

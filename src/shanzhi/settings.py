@@ -66,7 +66,9 @@ MIDDLEWARE = [
     # included; a body over REQUEST_MAX_BYTES refused unread (core/middleware.py)
     "shanzhi.core.middleware.SecurityHeadersMiddleware",
     "shanzhi.core.middleware.RequestSizeMiddleware",
-    "django.middleware.gzip.GZipMiddleware",
+    # Django's gzip, but an async stream is one gzip member flushed chunk by
+    # chunk, and an xlsx/zip/photo is sent as it is (core/middleware.py)
+    "shanzhi.core.middleware.GZipMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -205,6 +207,8 @@ SECURE = env_bool("SECURE")
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+#: a refused form says so in the site's words and style (web/errors.py)
+CSRF_FAILURE_VIEW = "shanzhi.web.errors.csrf_failure"
 #: a log-in lasts one working shift
 SESSION_COOKIE_AGE = int(float(env("SESSION_HOURS", "8")) * 3600)
 SESSION_COOKIE_SECURE = SECURE

@@ -21,3 +21,9 @@ urlpatterns = [
 ]
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+
+# The error pages in the site's words; JSON / GeoReport under /api/ and /open311/ (web/errors.py)
+handler400 = "shanzhi.web.errors.bad_request"
+handler403 = "shanzhi.web.errors.permission_denied"
+handler404 = "shanzhi.web.errors.page_not_found"
+handler500 = "shanzhi.web.errors.server_error"

@@ -3,7 +3,10 @@ three sessions (the town's operator registers a 12345 call through the
 intake form, accepts and dispatches it, the handler signs
 and reports the result, the operator verifies and closes) while a fourth
 session's command centre shows each step in its live feed without a reload;
-the east's operator sees nothing of it. The last test builds the Suzhou demo
+the east's operator sees nothing of it. The feed and the map's popups are
+readable (WCAG contrast ≥ 4.5:1 at 1920×1080 and on the wall); clusters carry
+their counts, the names stay above them, a click on a name or an area drills
+into it and a click on a cluster zooms. The last test builds the Suzhou demo
 with some history and saves the command centre's screenshots (1920×1080 and
 the big screen at 3840×2160)."""
 
@@ -15,6 +18,7 @@ from django.core.cache import cache
 from shanzhi.accounts.models import User
 from shanzhi.demo.history import build_history
 from shanzhi.demo.load import DEMO_PASSWORD, build_demo
+from shanzhi.incidents import workflow as wf
 from shanzhi.incidents.models import Incident
 from tests.browser.test_desk import (
     SCREENSHOTS,
@@ -27,7 +31,7 @@ from tests.browser.test_desk import (
     zh_browser,  # noqa: F401 (a fixture)
 )
 from tests.incidents import conftest as incident_fixtures
-from tests.incidents.conftest import WEST_POINT, ZJJ, report
+from tests.incidents.conftest import WEST_POINT, ZJJ, report, step
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("seeded_taxonomy")]
 
@@ -142,6 +146,126 @@ def test_the_east_operator_sees_nothing_of_the_west_in_the_command_centre(new_pa
     status = east.evaluate("fetch('/api/v1/command/summary?region=320505').then(r => r.status)")
     assert status == 404
     assert east.errors == []
+
+
+#: The WCAG contrast ratio of each element's text colour against the first
+#: opaque background behind it (relative luminance of sRGB, WCAG 2.x).
+CONTRASTS = """(selector) => {
+  const rgba = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const channel = (v) => { v /= 255;
+    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+  const luminance = (c) => { const [r, g, b] = rgba(c);
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b); };
+  const background = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const colour = getComputedStyle(e).backgroundColor, c = rgba(colour);
+      if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) return colour;
+    }
+    return "rgb(255, 255, 255)";
+  };
+  return [...document.querySelectorAll(selector)].filter((el) => el.textContent.trim())
+    .map((el) => { const a = luminance(getComputedStyle(el).color), b = luminance(background(el));
+                   return [el.textContent.trim().slice(0, 24),
+                           (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)]; });
+}"""
+
+
+def unreadable(page, selector: str) -> list:
+    """The texts under ``selector`` whose contrast is below 4.5:1 (none must be)."""
+    found = page.evaluate(CONTRASTS, selector)
+    assert found, f"nothing to read at {selector}"
+    return [(text, round(ratio, 2)) for text, ratio in found if ratio < 4.5]
+
+
+def click_command_map_at(page, lng: float, lat: float) -> None:
+    point = page.evaluate("([lng, lat]) => window.__map.project([lng, lat])", [lng, lat])
+    box = page.locator("#cc-map canvas").bounding_box()
+    page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
+
+
+def wall_page(browser):
+    context = browser.new_context(viewport={"width": 3840, "height": 2160}, locale="zh-CN",
+                                  device_scale_factor=1)
+    context.set_default_timeout(120_000)
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    return context, page
+
+
+def test_the_feed_and_the_popups_are_readable_on_the_desk_screen_and_the_wall(
+        browser, new_page, live_server, cast):
+    base = live_server.url
+    incident = report(cast, description="西街路口暴露垃圾")
+    desk_screen = new_page()
+    wall, big = wall_page(browser)
+    for page, address in ((desk_screen, "/command/"), (big, "/command/?screen=big")):
+        sign_in(page, base, "viewer")
+        page.goto(base + address)
+        page.wait_for_function("window.__commandReady === true")
+    step(cast, incident, "accept")
+    for page in (desk_screen, big):
+        feed_shows(page, incident.number, "accept")
+        page.wait_for_timeout(1500)  # the new item's highlight has faded
+        assert unreadable(page, "#feed-list li > *") == []
+        click_command_map_at(page, **WEST_POINT)
+        page.wait_for_selector(".cc-popup")
+        assert unreadable(page, ".cc-popup > *") == []
+        assert page.errors == []
+    wall.close()
+
+
+NEAR_WEST_CENTRE = {"lng": 120.0098, "lat": 31.0102}  # under the west district's name
+
+
+def test_clusters_show_their_counts_under_the_names_and_a_click_on_a_name_drills_in(
+        new_page, live_server, cast):
+    base = live_server.url
+    for _ in range(4):
+        report(cast, **NEAR_WEST_CENTRE)
+    for _ in range(3):
+        report(cast)
+    page = new_page()
+    sign_in(page, base, "viewer")
+    open_command(page, base)
+    drawn = page.evaluate("""() => {
+      const clusters = new Map(window.__map.queryRenderedFeatures({ layers: ["cluster-count"] })
+        .map((f) => [f.properties.cluster_id, f.properties.point_count]));
+      const points = new Set(window.__map.queryRenderedFeatures({ layers: ["point"] })
+        .map((f) => f.properties.number));
+      const labels = window.__map.queryRenderedFeatures({ layers: ["areas-labels"] })
+        .map((f) => [f.properties.code, f.properties.label]);
+      return { counts: [...clusters.values()], points: points.size, labels };
+    }""")
+    assert sorted(drawn["counts"]) == [3, 4] and drawn["points"] == 0  # 7 open drawn, in two
+    assert sum(drawn["counts"]) + drawn["points"] == Incident.objects.count()
+    labels = dict(drawn["labels"])
+    assert labels["320505"] == "虎丘区\n在办 7 · 超期 0"
+    assert labels["320506"] == "吴中区\n在办 0 · 超期 0"
+    assert "名称下方：在办 N · 超期 N" in page.locator(".cc-legend").inner_text()
+
+    # a click on a cluster zooms to it, and stays in the city
+    zoom = page.evaluate("window.__map.getZoom()")
+    click_command_map_at(page, **WEST_POINT)
+    page.wait_for_function(f"window.__map.getZoom() > {zoom + 0.5} && !window.__map.isMoving()")
+    assert page.evaluate("window.__command.region") == ""
+
+    # a click on the west's name, drawn over a cluster, drills into the west
+    open_command(page, base)
+    centre = page.evaluate("window.__command.labels"
+                           ".find((f) => f.properties.code === '320505').geometry.coordinates")
+    click_command_map_at(page, *centre)
+    page.wait_for_function("window.__command.region === '320505' && window.__commandReady")
+    assert "region=320505" in page.url
+    assert page.get_attribute("[data-kpi='open']", "href") == (
+        "/incidents/?state=" + "%2C".join(sorted(wf.OPEN_STATES, key=wf.STATES.index))
+        + "&region=320505")  # the tiles list the region drilled into
+
+    # a click on an area away from the clusters drills into it
+    open_command(page, base)
+    click_command_map_at(page, 120.035, 31.004)
+    page.wait_for_function("window.__command.region === '320506' && window.__commandReady")
+    assert page.errors == []
 
 
 def _shot(page, name: str) -> None:

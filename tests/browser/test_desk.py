@@ -76,6 +76,11 @@ def sign_in(page, base: str, username: str, password: str = PASSWORD) -> None:
     page.wait_for_url(f"{base}/")
 
 
+def restoring(response) -> bool:
+    """htmx's request for a page the back button returns to."""
+    return response.request.headers.get("hx-history-restore-request") == "true"
+
+
 def state_of(page) -> str:
     return page.locator(".incident-head .state-big").inner_text()
 
@@ -179,11 +184,15 @@ def test_the_filters_live_in_the_address_and_the_back_button_restores_them(new_p
     numbers = page.locator(".incidents tbody .col-number a").all_inner_texts()
     assert numbers == sorted(numbers)
 
-    page.go_back()
+    # htmx keeps no history cache (historyCacheSize 0): each back asks the
+    # server again; wait for that answer, or a late one lands after the next back
+    with page.expect_response(restoring):
+        page.go_back()
     page.wait_for_url("**/incidents/?state=registered")
     page.wait_for_function("document.querySelectorAll('.incidents tbody tr').length === 2")
     assert page.locator("#f-state").input_value() == wf.REGISTERED
-    page.go_back()
+    with page.expect_response(restoring):
+        page.go_back()
     page.wait_for_url("**/incidents/")
     page.wait_for_function("document.querySelectorAll('.incidents tbody tr').length === 4")
     assert page.errors == []

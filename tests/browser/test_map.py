@@ -12,6 +12,7 @@ import pytest
 from shanzhi.accounts.models import Role, User
 from shanzhi.accounts.services import user_create
 from shanzhi.demo.load import DEMO_PASSWORD, build_demo
+from shanzhi.geo.models import Grid
 from tests.conftest import PASSWORD
 
 from .conftest import click_map_at, pass_second_factor, rendered_codes, wait_for_map
@@ -171,7 +172,11 @@ def test_screenshots_of_the_suzhou_demo(new_page, live_server, transactional_db)
 
     districts = rendered_codes(page, "children-fill")
     assert len(districts) == 10
-    assert len(rendered_codes(page, "mesh-line")) > 5000  # the grid mesh is drawn
+    # the grid mesh: every grid of the city drawn, the smallest ones too
+    grids = set(Grid.objects.current().values_list("code", flat=True))
+    assert len(grids) == 10_400
+    assert rendered_codes(page, "mesh-line") == grids
+    assert page.locator("#legend-grid-count").inner_text() == "10,400"
     shot("map-city.png")
 
     page.locator("#children-list button[data-code='320508']").click()  # 姑苏区

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import chinese_calendar
 import pytest
+from django.utils import translation
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,6 +32,13 @@ CAL = WorkingCalendar.from_package()
 WD, WH, NH = Unit.WORKING_DAYS, Unit.WORKING_HOURS, Unit.NATURAL_HOURS
 WARN_2027 = ("2027年节假日安排未录入，按周一至周五计算 "
              "(no official schedule for 2027: Monday–Friday assumed)")
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """The messages asserted here are the English msgids (no request: no reader's language)."""
+    with translation.override("en"):
+        yield
 
 
 def at(year, month, day, hour=0, minute=0, tz=SHANGHAI) -> datetime:

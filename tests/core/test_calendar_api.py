@@ -118,11 +118,11 @@ def test_a_deadline_into_2027_warns_until_the_year_is_entered(
      "amount", "finite"),
     ({"start": "2026-02-13T10:00:00+08:00", "amount": 1e9, "unit": "natural_hours"}, "amount",
      "at most"),
-    ({"start": "2026-02-13T10:00:00+08:00", "amount": 1, "unit": "days"}, "unit", "unknown"),
+    ({"start": "2026-02-13T10:00:00+08:00", "amount": 1, "unit": "days"}, "unit", "Unknown"),
     ({"start": "2026-02-13T10:00:00+08:00", "amount": 1}, "unit", "required"),
 ])
 def test_bad_input_is_a_400_naming_the_field(client, as_worker, params, field, words):
-    response = ask(client, as_worker, **params)
+    response = ask(client, {**as_worker, "Accept-Language": "en"}, **params)
     assert response.status_code == 400
     error = response.json()["error"]
     assert (error["code"], error["field"]) == ("invalid", field)

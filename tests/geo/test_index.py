@@ -312,8 +312,11 @@ def test_the_api_says_outside_for_a_point_beyond_the_city(client, personas, bear
     response = client.get(URL, {"lng": "121.0", "lat": "31.5"},
                           headers=bearer(personas.east_operator))
     assert response.status_code == 200
-    assert response.json() == {"lng": 121.0, "lat": 31.5, "inside": False, "grid": None,
-                               "regions": []}
+    body = response.json()
+    assert {k: v for k, v in body.items() if k != "territory_message"} == {
+        "lng": 121.0, "lat": 31.5, "inside": False, "grid": None, "regions": [],
+        "in_territory": False}
+    assert "121.000000,31.500000" in body["territory_message"]  # why: beyond every city
 
 
 def test_polygons_stay_prepared_for_fast_point_tests(index):

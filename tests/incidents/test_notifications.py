@@ -4,6 +4,10 @@ supervision both — and POST /api/v1/me/notifications/read."""
 
 from __future__ import annotations
 
+import importlib
+
+import pytest
+
 from shanzhi.accounts.models import Role
 from shanzhi.accounts.services import user_create
 from shanzhi.incidents import services
@@ -124,3 +128,96 @@ def test_an_operator_added_or_switched_off_later_is_told_or_not_at_once(api, cas
     told = Notification.objects.filter(user=cast.town_operator).values_list("incident__number",
                                                                           flat=True)
     assert sorted(told) == sorted([first, second])
+
+
+# ---------------------------------------------------------------- read in the reader's language
+
+def test_a_notification_is_a_record_rendered_in_the_readers_language(api, cast, client):
+    incident = incident_in(cast, wf.DISPATCHED)
+    services.incident_return(actor=cast.handler, incident=incident, reason="非本部门职责")
+    note = Notification.objects.get(user=cast.town_operator, kind="return")
+    assert note.params["number"] == incident.number and note.params["reason"] == "非本部门职责"
+    assert note.message == ""  # no sentence is stored: it is written when read
+
+    def first(language: str | None) -> dict:
+        headers = {**api.headers(cast.town_operator)}
+        if language:
+            headers["Accept-Language"] = language
+        return client.get(INBOX, headers=headers).json()["items"][0]
+
+    assert first("zh-hans")["message"] == f"{incident.number} 被退单：非本部门职责"
+    assert first(None)["message"] == f"{incident.number} 被退单：非本部门职责"
+    assert first("en")["message"] == f"{incident.number} was returned: 非本部门职责"
+    assert first("en")["params"]["reason"] == "非本部门职责"
+
+
+def test_a_sweep_notification_names_its_stage_in_the_readers_language(cast):
+    from django.utils import translation
+
+    note = Notification(user=cast.town_operator, kind="overdue",
+                        params={"number": "SJ2026030200000001", "stage": "handle"})
+    with translation.override("zh-hans"):
+        assert note.text == "SJ2026030200000001 已超期（处置）"
+    with translation.override("en"):
+        assert note.text == "SJ2026030200000001 is overdue (handling)"
+
+
+def test_an_extension_request_names_its_unit_in_the_readers_language(cast):
+    from django.utils import translation
+
+    incident = incident_in(cast, wf.IN_PROGRESS)
+    services.incident_request_extension(actor=cast.handler, incident=incident, reason="材料未到",
+                                        amount=2, unit="working_days")
+    note = Notification.objects.get(user=cast.town_operator, kind="request_extension")
+    with translation.override("zh-hans"):
+        assert note.text == f"{incident.number} 申请延期 2 工作日"
+    with translation.override("en"):
+        assert note.text == f"{incident.number} asks for an extension of 2 working days"
+
+
+# ---------------------------------------------------------------- rows written before
+
+MIGRATION = importlib.import_module("shanzhi.incidents.migrations.0005_notification_records")
+
+
+@pytest.mark.parametrize(("kind", "sentence", "params"), [
+    ("new", "新事件 SJ2026030200000001：路边有暴露垃圾",
+     {"number": "SJ2026030200000001", "description": "路边有暴露垃圾"}),
+    ("escalate", "SJ2026030200000001 上报至虎丘区：超出权限",
+     {"number": "SJ2026030200000001", "centre": "虎丘区", "reason": "超出权限"}),
+    ("request_extension", "SJ2026030200000001 申请延期 1.5 working_days",
+     {"number": "SJ2026030200000001", "amount": 1.5, "unit": "working_days"}),
+    ("overdue", "SJ2026030200000001 已超期（核查）",
+     {"number": "SJ2026030200000001", "stage": "verify"}),
+    ("verify_pass", "SJ2026030200000001 核查通过，已结案", {"number": "SJ2026030200000001"}),
+])
+def test_the_migration_reads_an_old_sentence_back_into_its_record(kind, sentence, params):
+    assert MIGRATION.parse(kind, sentence) == params
+
+
+def test_an_old_sentence_that_does_not_read_back_is_kept_as_it_was(cast):
+    from django.utils import translation
+
+    assert MIGRATION.parse("supervise", "请尽快处理") is None
+    note = Notification.objects.create(user=cast.town_operator, kind="supervise",
+                                       message="请尽快处理")
+    with translation.override("en"):
+        assert note.text == "请尽快处理"
+
+
+def test_the_migration_turns_old_rows_into_records_and_keeps_the_rest(cast):
+    from django.apps import apps
+    from django.utils import translation
+
+    readable = Notification.objects.create(user=cast.town_operator, kind="return",
+                                           message="SJ2026030200000001 被退单：非本部门职责")
+    odd = Notification.objects.create(user=cast.town_operator, kind="return", message="退单了")
+    MIGRATION.to_records(apps, None)
+    readable.refresh_from_db()
+    odd.refresh_from_db()
+    assert (readable.params, readable.message) == (
+        {"number": "SJ2026030200000001", "reason": "非本部门职责"}, "")
+    assert (odd.params, odd.message) == ({}, "退单了")
+    with translation.override("en"):
+        assert readable.text == "SJ2026030200000001 was returned: 非本部门职责"
+        assert odd.text == "退单了"

@@ -109,20 +109,29 @@ def closed(city: City, incident: Incident, result: str = "已清理完毕") -> I
 
 
 class Client:
-    """Speaks GeoReport v2 to the live server."""
+    """Speaks GeoReport v2 to the live server, asking for English error
+    descriptions (``language``; None sends no Accept-Language: the server's
+    language, Chinese)."""
 
-    def __init__(self, base: str, secret: str):
+    def __init__(self, base: str, secret: str, language: str | None = "en"):
         self.base = base.rstrip("/") + "/open311/v2"
         self.secret = secret
+        self.language = language
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Accept-Language": self.language} if self.language else {}
 
     def get(self, path: str, fmt: str = "json", **params) -> http.Response:
-        return http.get(f"{self.base}/{path}.{fmt}", params=params, timeout=30)
+        return http.get(f"{self.base}/{path}.{fmt}", params=params, headers=self.headers,
+                        timeout=30)
 
     def post(self, fmt: str = "json", data=None, key: bool = True, **fields) -> http.Response:
         body = list(data or []) + list(fields.items())
         if key:
             body.append(("api_key", self.secret))
-        return http.post(f"{self.base}/requests.{fmt}", data=body, timeout=30)
+        return http.post(f"{self.base}/requests.{fmt}", data=body, headers=self.headers,
+                         timeout=30)
 
 
 @pytest.fixture

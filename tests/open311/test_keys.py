@@ -11,6 +11,7 @@ import zoneinfo
 import pytest
 import time_machine
 from django.core.management import CommandError, call_command
+from django.utils import translation
 
 from shanzhi.accounts.models import Role
 from shanzhi.accounts.scope import Scope
@@ -49,7 +50,7 @@ def test_the_command_lists_and_revokes(territory):
     assert key.hint in run("key", "list") and "live" in run("key", "list")
     run("key", "revoke", secret[:10])
     assert "revoked" in run("key", "list")
-    with pytest.raises(Exception, match="invalid api_key"):
+    with translation.override("en"), pytest.raises(Exception, match="Invalid api_key"):
         key_authenticate(secret)
 
 

@@ -59,8 +59,8 @@ def test_a_key_that_answers_with_tokens_never_gives_the_id_and_the_token_resolve
 @pytest.mark.parametrize(("fields", "message"), [
     ({"lat": "31.015"}, "lat and long must be given together"),
     ({"long": "120.005"}, "lat and long must be given together"),
-    ({}, "a location is required"),
-    ({"lat": "", "long": "", "address_string": ""}, "a location is required"),
+    ({}, "A location is required"),
+    ({"lat": "", "long": "", "address_string": ""}, "A location is required"),
     ({"lat": "north", "long": "120"}, "must be numbers"),
 ])
 def test_a_post_needs_one_location(o311, fields, message):
@@ -105,7 +105,7 @@ def test_a_multi_value_attribute_is_accepted_in_both_spellings(o311, spelling):
     ([("attribute[size]", "")], "attribute[size]"),                         # empty = absent
     ([("attribute[size]", "big")], "size must be a number"),
     ([("attribute[size]", "1"), ("attribute[smell]", "sweet")], "smell must be one of"),
-    ([("attribute[size]", "1"), ("attribute[kinds][]", "metal")], "'metal' is not one of"),
+    ([("attribute[size]", "1"), ("attribute[kinds][]", "metal")], "metal is not one of"),
     ([("attribute[size]", "1"), ("attribute[smell]", "none"), ("attribute[smell]", "strong")],
      "takes one value"),
 ])
@@ -120,7 +120,7 @@ def test_several_problems_are_answered_at_once(o311):
     response = o311.post(service_code="SJ9901", description="x" * 4001, media_url="ftp://x")
     assert response.status_code == 400
     descriptions = " | ".join(e["description"] for e in response.json())
-    for part in ("a location is required", "4000", "attribute[size]", "media_url"):
+    for part in ("A location is required", "4000", "attribute[size]", "media_url"):
         assert part in descriptions
     assert len(response.json()) == 4
 
@@ -199,3 +199,15 @@ def test_chinese_text_round_trips_unchanged(o311, fmt):
 def test_the_east_point_is_in_the_keys_city_too(o311):
     o311.post(service_code="SJ0102", **EAST_POINT).raise_for_status()
     assert only_incident().region.code.startswith("320506")
+
+
+@pytest.mark.parametrize(("language", "description"), [
+    (None, "lat 和 long 须同时给出。"), ("zh-hans", "lat 和 long 须同时给出。"),
+    ("en", "lat and long must be given together.")])
+def test_a_refusal_is_described_in_the_clients_language_with_the_same_code(o311, language,
+                                                                           description):
+    o311.language = language
+    response = o311.post(service_code="SJ0102", lat="31.015")
+    assert response.status_code == 400
+    assert response.json() == [{"code": 400, "description": description}]
+    assert not Incident.objects.exists()

@@ -55,7 +55,7 @@ def test_an_operator_sees_the_work_of_each_stage(client, cast):
         "待核查": (1, "/incidents/?state=handled"),
         "已超期": (0, "/incidents/?light=red"),
     }
-    assert menu(html) == ["home", "incidents", "map"]
+    assert menu(html) == ["home", "incidents", "map", "notifications"]
     assert "您好，town_operator" in html and "受理派遣台" in html
 
 
@@ -70,7 +70,7 @@ def test_a_handler_sees_the_work_of_the_department(client, cast):
         "待核查": (0, "/desk/?state=handled"),
         "已超期": (0, f"/desk/?state={'%2C'.join(wf.STATES)}&light=red"),
     }
-    assert menu(html) == ["home", "department_desk", "map"]
+    assert menu(html) == ["home", "department_desk", "map", "notifications"]
     assert "处置台" in html
 
 
@@ -78,7 +78,7 @@ def test_a_grid_worker_sees_what_waits_for_verification_in_their_grid(client, ca
     incident_in(cast, wf.HANDLED)
     html = home(client, cast.worker)
     assert tiles(html)["待核查"] == (1, "/incidents/?state=handled")
-    assert menu(html) == ["home", "incidents", "map"]
+    assert menu(html) == ["home", "incidents", "map", "notifications"]
 
 
 def test_the_east_operator_counts_nothing_of_the_west(client, cast):
@@ -93,13 +93,20 @@ def test_the_latest_notifications_link_to_their_incidents(client, cast):
     assert "1 条未读" in html
 
 
+def test_a_notification_is_written_in_the_language_of_the_page(client, cast):
+    incident = report(cast, description="路边有暴露垃圾")
+    assert f"新事件 {incident.number}：路边有暴露垃圾</a>" in home(client, cast.town_operator)
+    english = client.get("/", headers={"Accept-Language": "en"}).content.decode()
+    assert f"New incident {incident.number}: 路边有暴露垃圾</a>" in english
+
+
 @pytest.mark.parametrize("user", ["admin", "viewer"])
 def test_the_command_centre_is_linked_once_it_exists(client, cast, monkeypatch, user):
     html = home(client, getattr(cast, user))
     assert "command" not in menu(html)
     command(monkeypatch, "/command/")
     html = home(client, getattr(cast, user))
-    assert menu(html) == ["home", "incidents", "command", "map"]
+    assert menu(html) == ["home", "incidents", "command", "map", "notifications"]
     assert 'href="/command/"' in html and "指挥中心" in html
 
 

@@ -134,6 +134,30 @@ def test_a_double_submit_makes_one_incident(client, cast):
     assert "已登记为" in client.get(second.url).content.decode()
 
 
+def test_a_sent_form_changed_and_sent_again_names_the_incident_it_registered(client, cast):
+    """Back after registering a call, the browser restores the form with its
+    key; the text changed, the same key comes back: the page says where the
+    call went, with a link, and offers what was typed as a new incident."""
+    key = forms(intake_page(client, cast.town_operator))["intake-form"].values["idempotency_key"]
+    first = call(client, cast.town_operator, idempotency_key=key)
+    number = Incident.objects.get().number
+    again = call(client, cast.town_operator, idempotency_key=key,
+                 description="市民来电：东门有积水")
+    html = again.content.decode()
+    assert again.status_code == 200, html
+    assert f'此来电已登记为 <a href="/incidents/{number}/">{number}</a>。' in html
+    assert first.url == f"/incidents/{number}/"
+    assert "Idempotency-Key" not in html and "idempotency" not in field_error(html)
+    form = forms(html)["intake-form"]
+    assert form.values["description"] == "市民来电：东门有积水"  # what was typed is kept
+    assert form.values["idempotency_key"] != key  # under a new key: a new call
+    assert "登记为新事件" in html
+    assert Incident.objects.count() == 1
+    registered = client.post(URL, {**form.values, "locate": "point"})
+    assert registered.status_code == 302 and Incident.objects.count() == 2
+    assert Incident.objects.latest("id").description == "市民来电：东门有积水"
+
+
 def test_two_calls_with_their_own_keys_make_two_incidents(client, cast):
     call(client, cast.town_operator)
     call(client, cast.town_operator)
@@ -158,7 +182,7 @@ def _refused(response, field_id: str, words: str) -> str:
 def test_a_call_without_a_description_is_refused_and_keeps_what_was_typed(client, cast):
     html = _refused(call(client, cast.town_operator, description="   "), "i-description",
                     "请检查“事件描述”")
-    assert field_error(html) == ["the description is empty"]
+    assert field_error(html) == ["事件描述为空。"]
     form = forms(html)["intake-form"]
     assert form.values["contact_name"] == "张三" and form.values["address"] == "西街1号门口"
     assert form.values["lng"] == str(WEST_POINT["lng"])
@@ -169,19 +193,19 @@ def test_a_call_without_a_description_is_refused_and_keeps_what_was_typed(client
 def test_a_region_outside_the_territory_is_refused_by_the_service(client, cast):
     html = _refused(call(client, cast.town_operator, locate="address", region=EAST_COMMUNITY),
                     "i-region", "请检查“所属村社区”")
-    assert field_error(html) == [f"the region {EAST_COMMUNITY} lies outside your territory"]
+    assert field_error(html) == [f"区划 {EAST_COMMUNITY} 不在您的辖区内。"]
 
 
 def test_the_east_operator_cannot_report_into_the_west_by_address(client, cast):
     html = _refused(call(client, cast.east_operator, locate="address", region=WEST_COMMUNITY),
-                    "i-region", "outside your territory")
+                    "i-region", "不在您的辖区内")
     assert "西社区" not in html
 
 
 def test_a_point_outside_the_city_is_refused(client, cast):
     html = _refused(call(client, cast.town_operator, lng="121.5", lat="31.2"), "i-lng",
                     "请检查“地图上的位置”")
-    assert "lies outside every city" in field_error(html)[0]
+    assert "不在本平台服务的任何城市内" in field_error(html)[0]
     assert forms(html)["intake-form"].values["lng"] == "121.5"
 
 
@@ -196,7 +220,7 @@ def test_a_file_that_is_not_an_image_is_refused(client, cast):
 
 def test_a_time_of_the_call_too_long_ago_is_refused_and_a_recent_one_kept(client, cast):
     html = _refused(call(client, cast.town_operator, reported_at="2000-01-01T08:00"),
-                    "i-reported-at", "more than 30 days ago")
+                    "i-reported-at", "来电时间早于 30 天前。")
     assert forms(html)["intake-form"].values["reported_at"] == "2000-01-01T08:00"
     assert _refused(call(client, cast.town_operator, reported_at="yesterday"), "i-reported-at",
                     "2026-03-01 09:30")
@@ -216,4 +240,4 @@ def test_a_required_extra_field_is_asked_for_next_to_it(client, cast):
     html = response.content.decode()
     assert response.status_code == 400 and Incident.objects.count() == 0
     assert "请检查“部件状态”" in html
-    assert field_error(html) == ["部件状态 (component_state) is required"]
+    assert field_error(html) == ["部件状态（component_state）为必填项。"]

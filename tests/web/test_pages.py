@@ -4,6 +4,7 @@ seen through the page's session (an out-of-territory operator gets nothing)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -126,7 +127,8 @@ def test_the_language_switch_sets_the_language_cookie(client, personas):
 def test_the_header_names_the_user_their_role_and_territory(client, personas):
     client.force_login(personas.east_operator)
     html = client.get("/map/", headers={"Accept-Language": "en"}).content.decode()
-    assert '<span class="whoami-name">east_operator</span>' in html
+    assert re.search(r'<a class="whoami-name" href="/account/security/"[^>]*>east_operator</a>',
+                     html)
     assert '<span class="whoami-role">Linkage-centre operator</span>' in html
     assert '<span class="whoami-territory">吴中区</span>' in html
     assert "虎丘区" not in html

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router
 
-from shanzhi.core.input import errors
+from shanzhi.core.input import Out, errors
 
 from .auth import BearerToken
 from .services import token_renew
@@ -15,7 +15,7 @@ from .services import token_renew
 router = Router(tags=["tokens"])
 
 
-class TokenOut(Schema):
+class TokenOut(Out):
     token: str
     hint: str
     name: str

@@ -13,10 +13,11 @@ from operator import or_
 
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext
 
-from shanzhi.core.errors import NotFound
-from shanzhi.geo.index import get_index
-from shanzhi.geo.models import Grid, Region
+from shanzhi.core.errors import NotFound, ValidationError
+from shanzhi.geo.index import Location, get_index
+from shanzhi.geo.models import Grid, Level, Region
 
 from .models import Department, Role, User
 from .staff import worker_grids
@@ -107,11 +108,54 @@ class Scope:
         """The current region with this code, if inside the territory."""
         region = self.regions().filter(code=code).first()
         if region is None:
-            raise NotFound(f"no region with code {code!r} in your territory", field="code")
+            raise NotFound(gettext("no region with code %(code)r in your territory")
+                           % {"code": code}, field="code")
         return region
 
     def grid(self, code: str) -> Grid:
         grid = self.grids().filter(code=code).first()
         if grid is None:
-            raise NotFound(f"no grid with code {code!r} in your territory", field="code")
+            raise NotFound(gettext("no grid with code %(code)r in your territory")
+                           % {"code": code}, field="code")
         return grid
+
+
+def point_check_territory(*, location: Location,
+                          scope: Scope | None) -> tuple[Grid | None, Region]:
+    """(grid, lowest region) of a located point where ``scope``'s user may report
+    (None: anyone); a ValidationError on "location" saying why not. The rule of
+    the intake, shared with the locate endpoint that the intake form's map asks:
+    a point served by no city is refused; a grid worker reports only inside
+    their own grids; anyone else inside their territory. No query."""
+    index = get_index()
+    if not location.regions:
+        raise ValidationError(gettext("The point %(lng).6f,%(lat).6f lies outside every city "
+                                      "this platform serves.")
+                              % {"lng": location.lng, "lat": location.lat}, field="location")
+    grid = index.grid(location.grid.id) if location.grid else None
+    region = index.region(location.regions[0].id)
+    if scope is not None and scope.grid_ids is not None:
+        _check_own_grid(scope, grid, region)
+    elif scope is not None and not scope.covers(region.path):
+        raise ValidationError(gettext("This place lies in %(region)s, outside your territory.")
+                              % {"region": " · ".join(
+                                  n.name for n in reversed(location.regions)
+                                  if n.level != Level.CITY)},
+                              field="location", details={"region": region.code})
+    return grid, region
+
+
+def _check_own_grid(scope: Scope, grid, region: Region) -> None:
+    """A grid worker reports only inside their own grids (a point in a
+    neighbour's grid, even of the same community, is refused, naming the grid
+    it fell in, so the worker can pass it on to whoever covers it)."""
+    if grid is not None and grid.pk in scope.grid_ids:
+        return
+    details = {"grid": grid.code if grid else None, "region": region.code}
+    if grid is None:
+        raise ValidationError(gettext("This place lies in %(region)s but in none of its "
+                                      "grids: it is not in a grid you patrol.")
+                              % {"region": region.name}, field="location", details=details)
+    raise ValidationError(gettext("This place lies in grid %(grid)s (%(region)s), not in a "
+                                  "grid you patrol.") % {"grid": grid.name, "region": region.name},
+                          field="location", details=details)

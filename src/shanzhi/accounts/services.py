@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from shanzhi.core.errors import NotAuthenticated, ValidationError
 from shanzhi.geo.models import Grid
@@ -95,7 +96,8 @@ def token_create(*, username: str, name: str = "") -> str:
     It expires after ``SHANZHI_TOKEN_DAYS`` days."""
     user = User.objects.filter(username=username, is_active=True).first()
     if user is None:
-        raise ValidationError(f"no active user named {username!r}", field="username")
+        raise ValidationError(gettext("No active user named %(username)s.")
+                              % {"username": username}, field="username")
     _token, key = ApiToken.issue(user=user, name=name)
     return key
 
@@ -109,7 +111,7 @@ def token_renew(*, actor: User, key: str, request=None) -> tuple[str, ApiToken]:
         old = (ApiToken.objects.select_for_update()
                .filter(key_hash=ApiToken.hash(key), user=actor, revoked_at__isnull=True).first())
         if old is None or old.expires_at <= timezone.now():
-            raise NotAuthenticated("the token is no longer valid", field="token")
+            raise NotAuthenticated(gettext("The token is no longer valid."), field="token")
         ApiToken.objects.filter(pk=old.pk).update(revoked_at=timezone.now())
         token, new_key = ApiToken.issue(user=actor, name=old.name)
         forget_tokens()

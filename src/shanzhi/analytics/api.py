@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Query, Router
 from pydantic import Field
 
 from shanzhi.accounts.scope import Scope
-from shanzhi.core.input import errors
+from shanzhi.core.input import Out, errors
 
 from . import selectors
 
@@ -25,31 +25,31 @@ router = Router(tags=["command centre"])
 RegionCode = Annotated[str, Query(max_length=32)]
 
 
-class RegionOut(Schema):
+class RegionOut(Out):
     code: str
     name: str
     level: str
 
 
-class DayOut(Schema):
+class DayOut(Out):
     day: str
     reported: int
     closed: int
 
 
-class CategoryCountOut(Schema):
+class CategoryCountOut(Out):
     code: str
     name: str
     reported: int
 
 
-class ChannelCountOut(Schema):
+class ChannelCountOut(Out):
     channel: str
     label: str
     reported: int
 
 
-class OverdueOut(Schema):
+class OverdueOut(Out):
     number: str
     state: str
     state_label: str
@@ -60,7 +60,7 @@ class OverdueOut(Schema):
     with_: str | None = Field(alias="with")
 
 
-class AreaOut(Schema):
+class AreaOut(Out):
     code: str
     name: str
     open: int
@@ -69,12 +69,12 @@ class AreaOut(Schema):
     reported: int
 
 
-class AreasOut(Schema):
+class AreasOut(Out):
     kind: Literal["region", "grid"]
     items: list[AreaOut]
 
 
-class SummaryOut(Schema):
+class SummaryOut(Out):
     region: RegionOut | None
     source: Literal["rollups", "incidents"]
     kpis: dict[str, Any]
@@ -85,7 +85,7 @@ class SummaryOut(Schema):
     areas: AreasOut
 
 
-class PointOut(Schema):
+class PointOut(Out):
     number: str
     lng: float
     lat: float
@@ -94,7 +94,7 @@ class PointOut(Schema):
     category: str
 
 
-class PointsOut(Schema):
+class PointsOut(Out):
     shown: int
     capped: bool
     items: list[PointOut]

@@ -24,6 +24,7 @@ from operator import or_
 
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from shanzhi.accounts.models import Role
 from shanzhi.accounts.scope import Scope
@@ -60,7 +61,7 @@ class Focus:
 
 def focus_for(*, scope: Scope, region: str | None = None) -> Focus:
     if scope.is_empty:
-        raise PermissionDenied("your account has no territory")
+        raise PermissionDenied(gettext("your account has no territory"))
     if region:
         found = scope.region(region)
         return Focus(found, (found.path,))
@@ -99,6 +100,11 @@ def _tallies(model, scope: Scope, focus: Focus) -> QuerySet:
 def _window(now: dt.datetime | None, days: int = WINDOW_DAYS) -> tuple[dt.date, dt.date]:
     today = local_day(now or timezone.now())
     return today - dt.timedelta(days=days - 1), today
+
+
+def kpi_window(now: dt.datetime | None = None) -> tuple[dt.date, dt.date]:
+    """The first and last day (today) of the window the KPI rates count."""
+    return _window(now)
 
 
 def _ratio(part: int, whole: int) -> float | None:

@@ -6,18 +6,18 @@ from datetime import datetime
 from typing import Annotated
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Query, Router
 from pydantic import WithJsonSchema
 
 from .calendar import Unit, check_amount, check_unit, parse_instant
-from .input import errors
+from .input import Out, errors
 from .models import get_calendar
 
 router = Router(tags=["calendar"])
 UNITS = [u.value for u in Unit]
 
 
-class DueOut(Schema):
+class DueOut(Out):
     start: datetime
     due: datetime
     warn_at: datetime

@@ -112,13 +112,13 @@ def parse_office_hours(text: str) -> OfficePeriods:
         match = re.fullmatch(r"\s*(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})\s*", part)
         if not match:
             raise CalendarInputError(
-                f"office hours must read like 09:00-12:00,13:30-17:30, not {text!r}",
-                field="office_hours")
+                gettext("Office hours must read like 09:00-12:00,13:30-17:30, not %(text)s.")
+                % {"text": text}, field="office_hours")
         try:
             opens, closes = (time.fromisoformat(t.zfill(5)) for t in match.groups())
         except ValueError:
-            raise CalendarInputError(f"not a time of day in office hours {text!r}",
-                                     field="office_hours") from None
+            raise CalendarInputError(gettext("Not a time of day in office hours %(text)s.")
+                                     % {"text": text}, field="office_hours") from None
         periods.append((opens, closes))
     return check_office_periods(periods)
 
@@ -127,18 +127,21 @@ def check_office_periods(periods: Iterable[tuple[time, time]]) -> OfficePeriods:
     """Periods in order, each non-empty, none overlapping, all within one day."""
     result = tuple((opens, closes) for opens, closes in periods)
     if not result:
-        raise CalendarInputError("at least one office period is needed", field="office_hours")
+        raise CalendarInputError(gettext("At least one office period is needed."),
+                                 field="office_hours")
     previous_close = None
     for opens, closes in result:
         if opens.tzinfo or closes.tzinfo:
-            raise CalendarInputError("office hours are wall-clock times without a zone",
-                                     field="office_hours")
+            raise CalendarInputError(gettext("Office hours are wall-clock times without a "
+                                             "zone."), field="office_hours")
         if not opens < closes:
-            raise CalendarInputError(f"an office period must open before it closes: "
-                                     f"{opens:%H:%M}-{closes:%H:%M}", field="office_hours")
-        if previous_close is not None and opens < previous_close:
-            raise CalendarInputError("office periods must be in order and must not overlap",
+            raise CalendarInputError(gettext("An office period must open before it closes: "
+                                             "%(period)s.")
+                                     % {"period": f"{opens:%H:%M}-{closes:%H:%M}"},
                                      field="office_hours")
+        if previous_close is not None and opens < previous_close:
+            raise CalendarInputError(gettext("Office periods must be in order and must not "
+                                             "overlap."), field="office_hours")
         previous_close = closes
     return result
 
@@ -155,30 +158,34 @@ def parse_instant(text: str, *, field: str = "start") -> datetime:
     """
     text = (text or "").strip()
     if not text:
-        raise CalendarInputError(f"{field} is required (ISO 8601 with offset, "
-                                 "e.g. 2026-02-13T16:00:00+08:00)", field=field)
+        raise CalendarInputError(gettext("%(field)s is required (ISO 8601 with offset, e.g. "
+                                         "2026-02-13T16:00:00+08:00).") % {"field": field},
+                                 field=field)
     repaired = re.sub(r"^(\d{4}-\d{2}-\d{2}[T ][\d:.]+) (\d{2}(?::?\d{2})?)$", r"\1+\2", text)
     try:
         value = datetime.fromisoformat(repaired)
     except ValueError:
-        raise CalendarInputError(f"{field}: not an ISO 8601 date and time: {text!r}",
-                                 field=field) from None
+        raise CalendarInputError(gettext("%(field)s: not an ISO 8601 date and time: %(text)s.")
+                                 % {"field": field, "text": text}, field=field) from None
     if value.tzinfo is None or value.utcoffset() is None:
         raise CalendarInputError(
-            f"{field} needs a UTC offset, e.g. {value:%Y-%m-%dT%H:%M:%S}+08:00", field=field)
+            gettext("%(field)s needs a UTC offset, e.g. %(example)s.")
+            % {"field": field, "example": f"{value:%Y-%m-%dT%H:%M:%S}+08:00"}, field=field)
     return value
 
 
 def check_unit(unit: object, *, field: str = "unit") -> Unit:
     choices = ", ".join(u.value for u in Unit)
     if unit is None or unit == "":
-        raise CalendarInputError(f"{field} is required: one of {choices}", field=field)
+        raise CalendarInputError(gettext("%(field)s is required: one of %(choices)s.")
+                                 % {"field": field, "choices": choices}, field=field)
     try:
         if not isinstance(unit, str):
             raise ValueError(unit)
         return Unit(unit)
     except ValueError:
-        raise CalendarInputError(f"unknown {field} {unit!r}; one of: {choices}",
+        raise CalendarInputError(gettext("Unknown %(field)s %(unit)s; one of: %(choices)s.")
+                                 % {"field": field, "unit": unit, "choices": choices},
                                  field=field) from None
 
 
@@ -186,22 +193,27 @@ def check_amount(amount: object, unit: Unit, *, field: str = "amount") -> int | 
     """A finite, non-negative number within ``MAX_AMOUNT``. Text is parsed;
     whole numbers come back as ``int``."""
     if amount is None or (isinstance(amount, str) and not amount.strip()):
-        raise CalendarInputError(f"{field} is required", field=field)
+        raise CalendarInputError(gettext("%(field)s is required.") % {"field": field},
+                                 field=field)
     if isinstance(amount, str):
         try:
             amount = float(amount.strip())
         except ValueError:
-            raise CalendarInputError(f"{field} must be a number, not {amount!r}",
-                                     field=field) from None
+            raise CalendarInputError(gettext("%(field)s must be a number, not %(value)s.")
+                                     % {"field": field, "value": amount}, field=field) from None
     if isinstance(amount, bool) or not isinstance(amount, numbers.Real | Decimal):
-        raise CalendarInputError(f"{field} must be a number, not {amount!r}", field=field)
+        raise CalendarInputError(gettext("%(field)s must be a number, not %(value)s.")
+                                 % {"field": field, "value": amount}, field=field)
     value = float(amount)
     if not math.isfinite(value):
-        raise CalendarInputError(f"{field} must be a finite number", field=field)
+        raise CalendarInputError(gettext("%(field)s must be a finite number.")
+                                 % {"field": field}, field=field)
     if value < 0:
-        raise CalendarInputError(f"{field} must not be negative", field=field)
+        raise CalendarInputError(gettext("%(field)s must not be negative.") % {"field": field},
+                                 field=field)
     if value > MAX_AMOUNT[unit]:
-        raise CalendarInputError(f"{field} must be at most {MAX_AMOUNT[unit]} {unit.value}",
+        raise CalendarInputError(gettext("%(field)s must be at most %(max)s %(unit)s.")
+                                 % {"field": field, "max": MAX_AMOUNT[unit], "unit": unit.value},
                                  field=field)
     return int(value) if value.is_integer() else value
 
@@ -279,10 +291,11 @@ class WorkingCalendar:
 
     def _local(self, value: datetime, field: str) -> datetime:
         if not isinstance(value, datetime):
-            raise CalendarInputError(f"{field} must be a datetime, not {value!r}", field=field)
+            raise CalendarInputError(gettext("%(field)s must be a datetime, not %(value)s.")
+                                     % {"field": field, "value": value}, field=field)
         if value.tzinfo is None or value.utcoffset() is None:
-            raise CalendarInputError(f"{field} must be an aware datetime (with a zone)",
-                                     field=field)
+            raise CalendarInputError(gettext("%(field)s must be an aware datetime (with a "
+                                             "zone).") % {"field": field}, field=field)
         if value.year not in YEARS:
             raise CalendarInputError(gettext("%(field)s must lie in the years %(first)d–%(last)d.")
                                      % {"field": field, "first": YEARS[0], "last": YEARS[-1]},
@@ -345,7 +358,8 @@ class WorkingCalendar:
         amount = check_amount(amount, unit)
         if (isinstance(share, bool) or not isinstance(share, numbers.Real)
                 or not math.isfinite(share) or share < 0):
-            raise CalendarInputError("share must be a number ≥ 0, e.g. 0.8", field="share")
+            raise CalendarInputError(gettext("share must be a number ≥ 0, e.g. 0.8."),
+                                     field="share")
         local = self._local(start, "start")
         used = amount * share
         if used == 0:

@@ -474,7 +474,7 @@ class _Simulation:
             seconds=case.rng.randrange(300))
 
     def run(self, times: list[tuple[dt.datetime, str]], progress: Callable[[str], None],
-            started: float) -> None:
+            started: float, on_report: Callable[[int], None] | None = None) -> None:
         for index, (at, channel) in enumerate(times):
             case = _Case(index, at, channel, random.Random(self.seed * 1_000_003 + index))
             self.cases.append(case)
@@ -501,6 +501,8 @@ class _Simulation:
                     if action == "report":
                         self.report(case)
                         reported += 1
+                        if on_report is not None:
+                            on_report(reported)
                         if reported % PROGRESS_EVERY == 0 or reported == len(times):
                             progress(f"  {reported:,}/{len(times):,} incidents reported, "
                                      f"simulated up to {timezone.localtime(at):%Y-%m-%d %H:%M}"
@@ -769,9 +771,12 @@ class _Simulation:
 
 def build_history(*, days: int = 90, incidents: int = 50_000, seed: int = 2026,
                   end: dt.datetime | None = None,
-                  progress: Callable[[str], None] = print) -> History:
+                  progress: Callable[[str], None] = print,
+                  on_report: Callable[[int], None] | None = None) -> History:
     """Fill ``days`` of incidents up to ``end`` (default: now) on the territory
-    in the database (the Suzhou demo); return what was made."""
+    in the database (the Suzhou demo); return what was made. ``on_report`` is
+    called with the number of incidents reported so far (0 first), e.g. a
+    ``demo.progress.ProgressRecorder`` that the pages read."""
     started = time.monotonic()
     end = (end or timezone.now()).replace(microsecond=0)
     if timezone.is_naive(end):
@@ -794,7 +799,9 @@ def build_history(*, days: int = 90, incidents: int = 50_000, seed: int = 2026,
     gc.freeze()
     gc.set_threshold(100_000, 50, 100)
     try:
-        simulation.run(times, progress, started)
+        if on_report is not None:
+            on_report(0)
+        simulation.run(times, progress, started, on_report)
     finally:
         gc.set_threshold(*threshold)
         gc.unfreeze()

@@ -7,11 +7,12 @@ import json
 from typing import Annotated
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Path, Query, Router, Schema
+from django.utils.translation import gettext
+from ninja import Path, Query, Router
 
-from shanzhi.accounts.scope import Scope
+from shanzhi.accounts.scope import Scope, point_check_territory
 from shanzhi.core.errors import ValidationError
-from shanzhi.core.input import AsciiInt, errors
+from shanzhi.core.input import AsciiInt, Out, errors
 
 from . import selectors
 from .crs import check_crs, check_lng_lat, to_wgs84
@@ -33,21 +34,26 @@ GEOJSON = {"responses": {
     304: {"description": "not modified since the ETag sent in If-None-Match"}}}
 
 
-class NodeOut(Schema):
+class NodeOut(Out):
     level: str
     code: str
     name: str
 
 
-class LocationOut(Schema):
+class LocationOut(Out):
     lng: float
     lat: float
     inside: bool
     grid: NodeOut | None
     regions: list[NodeOut]
+    #: Whether the asking user may report an incident at this point (the
+    #: intake's rule: a grid worker inside their own grids, anyone else inside
+    #: their territory); if not, ``territory_message`` says why.
+    in_territory: bool
+    territory_message: str | None
 
 
-class RegionOut(Schema):
+class RegionOut(Out):
     level: str
     code: str
     name: str
@@ -59,7 +65,7 @@ class RegionOut(Schema):
     children: int
 
 
-class SearchHit(Schema):
+class SearchHit(Out):
     level: str
     code: str
     name: str
@@ -67,7 +73,7 @@ class SearchHit(Schema):
     path: list[str]
 
 
-class TerritoryOut(Schema):
+class TerritoryOut(Out):
     roots: list[RegionOut]
     bbox: list[float] | None
     grid_ids: list[int] | None
@@ -83,13 +89,22 @@ def locate(request: HttpRequest, lat: Coordinate = "", lng: Coordinate = "",
            crs: Annotated[str, Query(pattern=CRS_PATTERN)] = "wgs84"):
     """The point may be given in WGS-84, GCJ-02 or BD-09; the answer's
     coordinates are WGS-84. ``inside`` is false when no grid covers the point;
-    ``regions`` still lists the lowest region that does, up to the city."""
+    ``regions`` still lists the lowest region that does, up to the city.
+    ``in_territory`` says whether the asking user may report there (the rule
+    of ``accounts.scope.point_check_territory``), ``territory_message``
+    why not."""
     crs = check_crs(crs)
     if not lat or not lng:
-        raise ValidationError("lat and lng are required", field="lat" if not lat else "lng")
+        raise ValidationError(gettext("lat and lng are required."),
+                              field="lat" if not lat else "lng")
     lng_f, lat_f = check_lng_lat(lng, lat)
     lng_f, lat_f = to_wgs84(lng_f, lat_f, crs)
-    return get_index().locate(lng_f, lat_f).as_dict()
+    location = get_index().locate(lng_f, lat_f)
+    try:
+        point_check_territory(location=location, scope=_scope(request))
+    except ValidationError as exc:
+        return {**location.as_dict(), "in_territory": False, "territory_message": exc.message}
+    return {**location.as_dict(), "in_territory": True, "territory_message": None}
 
 
 def _region_out(scope: Scope, region: Region) -> dict:
@@ -128,7 +143,9 @@ def _geojson_response(request: HttpRequest, payload_fn, *key_parts) -> HttpRespo
     etag = '"' + hashlib.sha256(":".join(map(str, key_parts)).encode()).hexdigest()[:32] + '"'
     if request.headers.get("If-None-Match") == etag:
         return HttpResponse(status=304, headers={"ETag": etag})
-    body = json.dumps(payload_fn(), ensure_ascii=False, separators=(",", ":"))
+    payload = payload_fn()
+    body = (payload if isinstance(payload, str)
+            else json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
     return HttpResponse(body, content_type="application/geo+json; charset=utf-8",
                         headers={"ETag": etag, "Cache-Control": "private, max-age=300"})
 
@@ -148,16 +165,20 @@ def region_children(request: HttpRequest, code: Code, zoom: Zoom = 10):
 @router.get("/regions/{code}/grids.geojson", response={200: None, 304: None, **errors(404)},
             openapi_extra=GEOJSON, summary="Every grid under a region, for maps")
 def region_grids(request: HttpRequest, code: Code, zoom: Zoom = 10, slim: bool = False):
-    """``slim=true`` keeps only each grid's code: enough for a mesh."""
+    """``slim=true`` is the grid mesh: only each grid's code, outlines rounded
+    to the zoom's precision, every grid drawn (see ``selectors.grid_mesh``)."""
     scope = _scope(request)
     region = scope.region(code)
+    if slim:
+        return _geojson_response(
+            request, lambda: selectors.grid_mesh(scope=scope, region=region, zoom=zoom),
+            "mesh", get_index().revision, region.pk, zoom, scope)  # the shapes served
     return _geojson_response(
-        request,
-        lambda: selectors.grids_geojson(scope=scope, region=region, zoom=zoom, slim=slim),
-        "grids", TerritoryRevision.current(), region.pk, zoom, slim, scope)
+        request, lambda: selectors.grids_geojson(scope=scope, region=region, zoom=zoom),
+        "grids", TerritoryRevision.current(), region.pk, zoom, scope)
 
 
-class GridOut(Schema):
+class GridOut(Out):
     level: str
     code: str
     name: str

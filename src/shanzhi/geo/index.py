@@ -22,7 +22,7 @@ import shapely
 from django.db.models import DEFERRED
 from numpy.typing import ArrayLike
 
-from .models import REGION_LEVELS, Grid, Region, TerritoryRevision
+from .models import REGION_LEVELS, Grid, Level, Region, TerritoryRevision
 
 REVISION_TTL = 2.0
 #: A bulk call of at least this many points goes through the lookup rasters
@@ -282,6 +282,14 @@ class SpatialIndex:
                 current = self.region_parent[current]
             self._chains[region_id] = tuple(nodes)
         return self._chains[region_id]
+
+    def place(self, region_id: int | None) -> tuple[Node, ...]:
+        """The region and its ancestors below the city, top first (district,
+        town, community): what tells apart two places of one name. A city
+        is its own place; an unknown region has none. No query."""
+        chain = self.chain(region_id)
+        below = tuple(n for n in reversed(chain) if n.level != Level.CITY)
+        return below or chain[:1]
 
     def path(self, region_id: int) -> str:
         """The region's materialised path ("/1/12/140/")."""

@@ -8,25 +8,24 @@ import json
 from typing import Annotated, Any, Literal
 
 from django.http import FileResponse, HttpRequest
-from ninja import Header, Path, Query, Router, Schema, Status
+from django.utils.translation import gettext
+from ninja import Header, Path, Query, Router, Status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic import ValidationError as PydanticError
 
 from shanzhi.accounts.models import User
 from shanzhi.accounts.scope import Scope
 from shanzhi.core.errors import NotAuthenticated, NotFound, PermissionDenied, ValidationError
-from shanzhi.core.input import MAX_ID, MAX_OFFSET, AsciiInt, Id, errors
+from shanzhi.core.input import MAX_ID, MAX_OFFSET, AsciiInt, Id, Out, errors
 from shanzhi.core.privacy import mask_name, mask_phone, record_unmasked_view
 from shanzhi.geo.index import get_index
 from shanzhi.geo.models import Region
 
-from . import selectors, services
+from . import notices, selectors, services
 from .models import Channel, Incident, State
 
 router = Router(tags=["incidents"])
 MAX_PAGE = 500
-#: The longest note, reason or result of an action.
-MAX_NOTE = 2000
 #: wgs84, gcj02 or bd09, in any case (geo.crs).
 CRS_PATTERN = r"^(?i:wgs84|gcj02|bd09)$"
 #: An incident in a path: its number (SJ…) or its id.
@@ -45,13 +44,21 @@ IdempotencyKey = Annotated[str | None, Header(
 
 # ---------------------------------------------------------------- input
 
+def _longest(limit: int) -> dict:
+    """A text's limit as the schema states it: the service refuses a longer
+    one (in the user's language, naming the field and the limit), so the
+    model does not check it first with a message of its own."""
+    return {"json_schema_extra": {"maxLength": limit},
+            "description": f"at most {limit:,} characters"}
+
+
 class IncidentIn(BaseModel):
     """A report from any channel. Give the place as ``lng``/``lat`` (in
     ``crs``), or as an ``address`` with the ``region`` code it lies in."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     channel: Channel
-    description: str = Field(min_length=1, max_length=services.MAX_DESCRIPTION)
+    description: str = Field(min_length=1, **_longest(services.MAX_DESCRIPTION))
     category: str | None = Field(None, max_length=32)
     lng: float | None = Field(None, ge=-180, le=180)
     lat: float | None = Field(None, ge=-90, le=90)
@@ -70,9 +77,9 @@ class ActionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     version: int | None = Field(None, ge=1, le=2**31 - 1)
-    note: str = Field("", max_length=MAX_NOTE)
-    reason: str = Field("", max_length=MAX_NOTE)
-    result: str = Field("", max_length=MAX_NOTE)
+    note: str = Field("", **_longest(services.MAX_NOTE))
+    reason: str = Field("", **_longest(services.MAX_REASON))
+    result: str = Field("", **_longest(services.MAX_RESULT))
     department: str = Field("", max_length=32)
     region: str = Field("", max_length=32)
     original: str = Field("", max_length=40)
@@ -89,7 +96,7 @@ class DeviceAlertIn(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False,
                               coerce_numbers_to_str=True)
     event_id: str = Field(min_length=1, max_length=services.MAX_IDEMPOTENCY_KEY)
-    description: str | None = Field(None, max_length=services.MAX_DESCRIPTION)
+    description: str | None = Field(None, **_longest(services.MAX_DESCRIPTION))
     category: str | None = Field(None, max_length=32)
     lng: float | None = Field(None, ge=-180, le=180)
     lat: float | None = Field(None, ge=-90, le=90)
@@ -123,16 +130,17 @@ def _body(request: HttpRequest) -> tuple[dict, list]:
             try:
                 data["extra"] = json.loads(data["extra"])
             except ValueError:
-                raise ValidationError("extra must be a JSON object", field="extra") from None
+                raise ValidationError(gettext("extra must be a JSON object."),
+                                      field="extra") from None
         return data, request.FILES.getlist("photos")
     if not request.body:
         return {}, []
     try:
         data = json.loads(request.body)
     except ValueError:
-        raise ValidationError("the body is not valid JSON", field="body") from None
+        raise ValidationError(gettext("The body is not valid JSON."), field="body") from None
     if not isinstance(data, dict):
-        raise ValidationError("the body must be a JSON object", field="body")
+        raise ValidationError(gettext("The body must be a JSON object."), field="body")
     return data, []
 
 
@@ -161,30 +169,31 @@ def _validate(model: type[BaseModel], data: dict) -> BaseModel:
     except PydanticError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or None
-        message = ("unknown field" if first["type"] == "extra_forbidden" else first["msg"])
+        message = (gettext("unknown field") if first["type"] == "extra_forbidden"
+                   else first["msg"])
         raise ValidationError(f"{field}: {message}" if field else message, field=field) from None
 
 
 # ---------------------------------------------------------------- output models
 
-class NodeOut(Schema):
+class NodeOut(Out):
     level: str
     code: str
     name: str
 
 
-class NamedOut(Schema):
+class NamedOut(Out):
     code: str
     name: str
 
 
-class ContactOut(Schema):
+class ContactOut(Out):
     name: str
     phone: str
     masked: bool
 
 
-class IncidentOut(Schema):
+class IncidentOut(Out):
     """An incident in a list (the detail adds what acting on it needs)."""
 
     model_config = ConfigDict(extra="allow")
@@ -215,14 +224,14 @@ class IncidentOut(Schema):
     contact: ContactOut
 
 
-class AttachmentOut(Schema):
+class AttachmentOut(Out):
     url: str
     content_type: str
     size: int
     sha256: str
 
 
-class StageOut(Schema):
+class StageOut(Out):
     stage: str
     started_at: dt.datetime
     due_at: dt.datetime | None
@@ -247,19 +256,19 @@ class IncidentDetailOut(IncidentOut):
     suggested_department: dict[str, Any] | None = None
 
 
-class IncidentPage(Schema):
+class IncidentPage(Out):
     count: int
     limit: int
     offset: int
     items: list[IncidentOut]
 
 
-class ActorOut(Schema):
+class ActorOut(Out):
     username: str | None
     name: str
 
 
-class TimelineEntryOut(Schema):
+class TimelineEntryOut(Out):
     action: str
     at: dt.datetime
     from_state: str | None
@@ -269,23 +278,27 @@ class TimelineEntryOut(Schema):
     attachments: list[str]
 
 
-class NotificationOut(Schema):
+class NotificationOut(Out):
     id: int
+    #: What happened: a workflow action, or ``new``, ``warn``, ``overdue``.
     kind: str
+    #: The text, in the request's language (``Accept-Language``).
     message: str
+    #: The particulars the text is rendered from (incident number, reason …).
+    params: dict[str, Any]
     created_at: dt.datetime
     read_at: dt.datetime | None
     incident: str | None
 
 
-class NotificationPage(Schema):
+class NotificationPage(Out):
     count: int
     limit: int
     offset: int
     items: list[NotificationOut]
 
 
-class MarkedOut(Schema):
+class MarkedOut(Out):
     marked: int
 
 
@@ -294,7 +307,7 @@ class ReadIn(BaseModel):
     ids: list[Id] | None = Field(None, max_length=MAX_PAGE)
 
 
-class CategoryOut(Schema):
+class CategoryOut(Out):
     code: str
     name: str
     kind: str
@@ -307,7 +320,7 @@ class CategoryOut(Schema):
     on_overdue: Any
 
 
-class AlertOut(Schema):
+class AlertOut(Out):
     number: str
     state: str
     grid: str | None
@@ -387,7 +400,7 @@ def _chain(region: Region) -> list:
 def _actor(request: HttpRequest) -> User:
     user = request.user
     if not isinstance(user, User):
-        raise NotAuthenticated("log in, or send Authorization: Bearer <token>")
+        raise NotAuthenticated(gettext("Log in, or send Authorization: Bearer <token>."))
     return user
 
 
@@ -470,7 +483,7 @@ def contact_reveal(*, request: HttpRequest, actor: User, incident: Incident,
     (``services.may_see_contact``); the view is logged with its reason and
     the client's address."""
     if not services.may_see_contact(actor):
-        raise PermissionDenied("your role sees contacts masked", field="incident")
+        raise PermissionDenied(gettext("Your role sees contacts masked."), field="incident")
     if incident.contact_name or incident.contact_phone:
         record_unmasked_view(request=request, user=actor, obj=incident,
                              fields=["contact_name", "contact_phone"], reason=reason)
@@ -521,7 +534,7 @@ def incident_attachment(request: HttpRequest, incident_id: IncidentKey,
     incident = services.incident_for_actor(actor=actor, incident_id=incident_id)
     attachment = incident.attachments.filter(pk=attachment_id).first()
     if attachment is None:
-        raise NotFound("no such attachment", field="attachment_id")
+        raise NotFound(gettext("No such attachment."), field="attachment_id")
     response = FileResponse(attachment.file.open("rb"), content_type=attachment.content_type)
     response["Cache-Control"] = "private, max-age=3600"
     return response
@@ -539,15 +552,18 @@ def incident_action(request: HttpRequest, incident_id: IncidentKey, action: Acti
     actor = _actor(request)
     service = services.ACTIONS.get(action)
     if service is None:
-        raise ValidationError(f"unknown action {action!r}", field="action")
+        raise ValidationError(gettext("Unknown action %(action)s.") % {"action": action},
+                              field="action")
     incident = services.incident_for_actor(actor=actor, incident_id=incident_id)
     data, photos = _body(request)
     body = _validate(ActionIn, data)
+    services.action_texts_check(body.model_dump())  # also the texts the action ignores
     fields = {name: getattr(body, name) for name in ACTION_FIELDS[action]}
     if action in PHOTO_ACTIONS:
         fields["photos"] = photos
     elif photos:
-        raise ValidationError(f"{action} takes no photos", field="photos")
+        raise ValidationError(gettext("The action “%(action)s” takes no photos.")
+                              % {"action": notices.action_label(action)}, field="photos")
     incident = service(actor=actor, incident=incident, expected_version=body.version, **fields)
     return incident_out(incident, actor=actor, detail=True)
 
@@ -556,9 +572,12 @@ def incident_action(request: HttpRequest, incident_id: IncidentKey, action: Acti
             summary="My notification inbox")
 def my_notifications(request: HttpRequest, unread: bool = False, limit: Limit = 50,
                      offset: Offset = 0):
+    """Newest first. ``kind`` and ``params`` say what happened (the incident
+    number, the reason …); ``message`` is its text in the request's language
+    (``Accept-Language``; Chinese without one)."""
     actor = _actor(request)
     return _page(selectors.notifications(user=actor, unread_only=unread), limit, offset,
-                 lambda n: {"id": n.pk, "kind": n.kind, "message": n.message,
+                 lambda n: {"id": n.pk, "kind": n.kind, "message": n.text, "params": n.params,
                             "created_at": n.created_at, "read_at": n.read_at,
                             "incident": n.incident.number if n.incident else None})
 

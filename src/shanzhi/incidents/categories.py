@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from django.db import transaction
 from django.db.models import Max
+from django.utils.translation import gettext
 
 from shanzhi.core.errors import ValidationError
 
@@ -22,44 +23,51 @@ def check_rules(*, limits: Mapping, departments: Mapping, urgencies: Sequence,
                 extra_fields: Sequence, on_overdue: str) -> None:
     """Raise ValidationError (naming the field) for rules the services could not apply."""
     if not isinstance(limits, Mapping):
-        raise ValidationError("limits must be an object of stage → {amount, unit}",
+        raise ValidationError(gettext("limits must be an object of stage → {amount, unit}."),
                               field="limits")
     for stage, limit in limits.items():
         if stage not in STAGES:
-            raise ValidationError(f"unknown stage {stage!r}: use {', '.join(STAGES)}",
+            raise ValidationError(gettext("Unknown stage %(stage)s: use %(choices)s.")
+                                  % {"stage": stage, "choices": ", ".join(STAGES)},
                                   field="limits")
         if not isinstance(limit, Mapping) or limit.get("unit") not in UNITS:
-            raise ValidationError(f"limits.{stage}.unit must be one of {', '.join(UNITS)}",
+            raise ValidationError(gettext("limits.%(stage)s.unit must be one of %(choices)s.")
+                                  % {"stage": stage, "choices": ", ".join(UNITS)},
                                   field="limits")
         amount = limit.get("amount")
         if not isinstance(amount, int | float) or isinstance(amount, bool) or not amount > 0:
-            raise ValidationError(f"limits.{stage}.amount must be a positive number",
-                                  field="limits")
+            raise ValidationError(gettext("limits.%(stage)s.amount must be a positive number.")
+                                  % {"stage": stage}, field="limits")
     if not isinstance(departments, Mapping) or any(
             level not in LEVELS or not isinstance(kind, str)
             for level, kind in departments.items()):
-        raise ValidationError(f"departments must map a level ({', '.join(LEVELS)}) to a "
-                              "department kind", field="departments")
+        raise ValidationError(gettext("departments must map a level (%(levels)s) to a "
+                                      "department kind.") % {"levels": ", ".join(LEVELS)},
+                              field="departments")
     codes = [u.get("code") for u in urgencies if isinstance(u, Mapping)]
     if len(codes) != len(urgencies) or "normal" not in codes or len(set(codes)) != len(codes) \
             or any(not isinstance(u.get("factor", 1), int | float) or u.get("factor", 1) <= 0
                    for u in urgencies):
-        raise ValidationError("urgencies must be a list of {code, name, factor > 0} with "
-                              "unique codes, including 'normal'", field="urgencies")
+        raise ValidationError(gettext("urgencies must be a list of {code, name, factor > 0} "
+                                      "with unique codes, including “normal”."),
+                              field="urgencies")
     seen = set()
     for spec in extra_fields:
         if not isinstance(spec, Mapping) or not spec.get("code") or spec["code"] in seen:
-            raise ValidationError("every extra field needs a unique code", field="extra_fields")
+            raise ValidationError(gettext("Every extra field needs a unique code."),
+                                  field="extra_fields")
         seen.add(spec["code"])
         if spec.get("datatype") not in DATATYPES:
-            raise ValidationError(f"extra field {spec['code']}: datatype must be one of "
-                                  f"{', '.join(DATATYPES)}", field="extra_fields")
-        if spec["datatype"].endswith("list") and not spec.get("values"):
-            raise ValidationError(f"extra field {spec['code']}: a list needs its values",
+            raise ValidationError(gettext("Extra field %(code)s: the datatype must be one of "
+                                          "%(choices)s.")
+                                  % {"code": spec["code"], "choices": ", ".join(DATATYPES)},
                                   field="extra_fields")
+        if spec["datatype"].endswith("list") and not spec.get("values"):
+            raise ValidationError(gettext("Extra field %(code)s: a list needs its values.")
+                                  % {"code": spec["code"]}, field="extra_fields")
     if on_overdue not in OVERDUE_RULES:
-        raise ValidationError(f"on_overdue must be one of {', '.join(OVERDUE_RULES)}",
-                              field="on_overdue")
+        raise ValidationError(gettext("on_overdue must be one of %(choices)s.")
+                              % {"choices": ", ".join(OVERDUE_RULES)}, field="on_overdue")
 
 
 @transaction.atomic

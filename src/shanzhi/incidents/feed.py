@@ -32,6 +32,7 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from shanzhi.accounts.auth import user_for_token
 from shanzhi.accounts.scope import Scope
@@ -205,7 +206,8 @@ def _cursor(request: HttpRequest) -> int | None:
     if not raw:
         return None
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
-        raise ValidationError("Last-Event-ID (or after) must be a timeline id", field="after")
+        raise ValidationError(gettext("Last-Event-ID (or after) must be a timeline id."),
+                              field="after")
     return int(raw)
 
 
@@ -217,10 +219,10 @@ def _open(request: HttpRequest, after: int | None) -> tuple[Scope, int]:
     else:
         user = request.user if request.user.is_authenticated else None
     if user is None or not user.is_active:
-        raise NotAuthenticated("log in, or send Authorization: Bearer <token>")
+        raise NotAuthenticated(gettext("Log in, or send Authorization: Bearer <token>."))
     scope = Scope.for_user(user)
     if scope.is_empty:
-        raise PermissionDenied("your account has no territory")
+        raise PermissionDenied(gettext("Your account has no territory."))
     return scope, feed_cursor() if after is None else after
 
 

@@ -323,8 +323,14 @@ class Notification(models.Model):
                              related_name="notifications")
     incident = models.ForeignKey(Incident, null=True, blank=True, on_delete=models.CASCADE,
                                  related_name="+")
+    #: What happened: a workflow action, or ``new``, ``warn``, ``overdue``.
     kind = models.CharField(max_length=32)
-    message = models.CharField(max_length=300)
+    #: Its particulars (incident number, excerpt, centre, reason, actor …):
+    #: the text is rendered from them when read (``incidents.notices``).
+    params = models.JSONField(default=dict, blank=True)
+    #: The text of a row written before notifications were records, when its
+    #: sentence could not be read back into ``params``; empty otherwise.
+    message = models.CharField(max_length=300, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
 
@@ -337,3 +343,10 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.kind}"
+
+    @property
+    def text(self) -> str:
+        """What the notification says, in the language active now."""
+        from .notices import render
+
+        return render(self.kind, self.params, self.message)

@@ -6,6 +6,7 @@ import datetime as dt
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from shanzhi.accounts.scope import Scope
 from shanzhi.core.errors import ValidationError
@@ -57,8 +58,8 @@ def incidents_list(*, scope: Scope, state: str | None = None, channel: str | Non
         elif light_filter == "green":
             qs = open_.filter(overdue=False, due_at__gt=now, warn_at__gt=now)
         else:
-            raise ValidationError(f"unknown light {light_filter!r}: use green, yellow or red",
-                                  field="light")
+            raise ValidationError(gettext("Unknown light %(light)s: use green, yellow or red.")
+                                  % {"light": light_filter}, field="light")
     if q:
         qs = qs.filter(Q(number__startswith=q) | Q(description__contains=q)
                        | Q(address__contains=q))

@@ -18,10 +18,10 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
 from shanzhi.accounts.models import Department, Role, User
-from shanzhi.accounts.scope import Scope
+from shanzhi.accounts.scope import Scope, point_check_territory
 from shanzhi.accounts.staff import centre_operators, department_members
 from shanzhi.analytics import rollups
 from shanzhi.core.calendar import get_calendar
@@ -39,6 +39,7 @@ from shanzhi.geo.index import get_index
 from shanzhi.geo.models import Level, Region
 from shanzhi.geo.selectors import current_region
 
+from . import notices
 from . import workflow as wf
 from .models import (
     Attachment,
@@ -61,7 +62,19 @@ DEFAULT_LIMITS = {"accept": {"amount": 1, "unit": "working_hours"},
                   "sign": {"amount": 1, "unit": "working_hours"},
                   "handle": {"amount": 5, "unit": "working_days"},
                   "verify": {"amount": 1, "unit": "working_days"}}
+#: The longest texts taken, in characters (the API's schema and the pages'
+#: forms state the same numbers; the services alone refuse).
 MAX_DESCRIPTION = 4000
+#: … a note of an action (accept, dispatch, sign, verify, supervise, call-back …)
+MAX_NOTE = 2000
+#: … a reason (reject, escalate, return, verify_fail, extension, reopen)
+MAX_REASON = 2000
+#: … a result report (what was done): as long as a description
+MAX_RESULT = 4000
+#: The free-text fields of the actions, with their limits and names.
+ACTION_TEXTS = {"note": (MAX_NOTE, gettext_lazy("Note")),
+                "reason": (MAX_REASON, gettext_lazy("Reason")),
+                "result": (MAX_RESULT, gettext_lazy("Result"))}
 #: The longest Idempotency-Key (and device event_id) kept: the column's length.
 MAX_IDEMPOTENCY_KEY = IdempotencyKey._meta.get_field("key").max_length
 MAX_BACKDATE = dt.timedelta(days=30)
@@ -150,12 +163,23 @@ def _close_stage(incident: Incident, now: dt.datetime) -> None:
 
 # ---------------------------------------------------------------- notifications
 
-def notify(*, user_ids: Iterable[int], incident: Incident | None, kind: str, message: str,
+def notify(*, user_ids: Iterable[int], incident: Incident | None, kind: str, params: Mapping,
            now: dt.datetime | None = None, exclude: int | None = None) -> None:
+    """Tell these users what happened: a record (``kind`` + ``params``), its
+    text rendered when read, in the reader's language (``incidents.notices``)."""
     ids = sorted({u for u in user_ids if u != exclude})
     Notification.objects.bulk_create([
-        Notification(user_id=u, incident=incident, kind=kind, message=message[:300],
+        Notification(user_id=u, incident=incident, kind=kind, params=dict(params),
                      created_at=now or timezone.now()) for u in ids])
+
+
+def _excerpt(text: str) -> str:
+    """What a notification quotes of a description or a reason."""
+    return (text or "")[:60]
+
+
+def _actor_name(actor: User | None) -> str:
+    return (actor.display_name or actor.username) if actor is not None else ""
 
 
 # ---------------------------------------------------------------- intake
@@ -165,14 +189,15 @@ def _clean_extra(rules: CategoryRules | None, extra: Mapping | None) -> dict:
     fields = {f["code"]: f for f in (rules.extra_fields if rules else [])}
     unknown = sorted(set(extra) - set(fields))
     if unknown:
-        raise ValidationError(f"unknown extra field {unknown[0]!r} for this category",
-                              field=f"extra.{unknown[0]}")
+        raise ValidationError(gettext("Unknown extra field %(code)s for this category.")
+                              % {"code": unknown[0]}, field=f"extra.{unknown[0]}")
     cleaned = {}
     for code, spec in fields.items():
         value = extra.get(code)
         if value in (None, "", []):
             if spec.get("required"):
-                raise ValidationError(f"{spec.get('name', code)} ({code}) is required",
+                raise ValidationError(gettext("%(name)s (%(code)s) is required.")
+                                      % {"name": spec.get("name", code), "code": code},
                                       field=f"extra.{code}")
             continue
         cleaned[code] = _check_extra_value(code, spec, value)
@@ -187,30 +212,35 @@ def _check_extra_value(code: str, spec: Mapping, value):
         try:
             number = float(value)
         except (TypeError, ValueError):
-            raise ValidationError(f"{code} must be a number", field=field) from None
+            raise ValidationError(gettext("%(code)s must be a number.") % {"code": code},
+                                  field=field) from None
         if number != number or number in (float("inf"), float("-inf")):
-            raise ValidationError(f"{code} must be a finite number", field=field)
+            raise ValidationError(gettext("%(code)s must be a finite number.") % {"code": code},
+                                  field=field)
         return number
     if datatype == "datetime":
         try:
             parsed = dt.datetime.fromisoformat(str(value))
         except ValueError:
-            raise ValidationError(f"{code} must be an ISO 8601 date-time", field=field) from None
+            raise ValidationError(gettext("%(code)s must be an ISO 8601 date and time.")
+                                  % {"code": code}, field=field) from None
         return parsed.isoformat()
     if datatype == "singlevaluelist":
         if str(value) not in allowed:
-            raise ValidationError(f"{code} must be one of {', '.join(sorted(allowed))}",
+            raise ValidationError(gettext("%(code)s must be one of %(choices)s.")
+                                  % {"code": code, "choices": ", ".join(sorted(allowed))},
                                   field=field)
         return str(value)
     if datatype == "multivaluelist":
         values = value if isinstance(value, list) else [value]
         bad = [v for v in values if str(v) not in allowed]
         if bad:
-            raise ValidationError(f"{code}: {bad[0]!r} is not one of "
-                                  f"{', '.join(sorted(allowed))}", field=field)
+            raise ValidationError(gettext("%(code)s: %(value)s is not one of %(choices)s.")
+                                  % {"code": code, "value": bad[0],
+                                     "choices": ", ".join(sorted(allowed))}, field=field)
         return [str(v) for v in values]
     if not isinstance(value, str | int | float):
-        raise ValidationError(f"{code} must be text", field=field)
+        raise ValidationError(gettext("%(code)s must be text.") % {"code": code}, field=field)
     return str(value)[:1000]
 
 
@@ -268,20 +298,11 @@ def _locate(*, lng, lat, crs: str, region_code: str | None, actor: User | None):
     scope = Scope.for_user(actor) if actor is not None else None
     if lng is not None or lat is not None:
         if lng is None or lat is None:
-            raise ValidationError("give both lng and lat", field="lat" if lat is None else "lng")
+            raise ValidationError(gettext("Give both lng and lat."),
+                                  field="lat" if lat is None else "lng")
         lng_f, lat_f = check_lng_lat(lng, lat)
         lng_f, lat_f = to_wgs84(lng_f, lat_f, check_crs(crs))
-        location = index.locate(lng_f, lat_f)
-        if not location.regions:
-            raise ValidationError(f"the point {lng_f:.6f},{lat_f:.6f} lies outside every city "
-                                  "this platform serves", field="location")
-        grid = index.grid(location.grid.id) if location.grid else None
-        region = index.region(location.regions[0].id)
-        if scope is not None and scope.grid_ids is not None:
-            _check_own_grid(scope, grid, region)
-        elif scope is not None and not scope.covers(region.path):
-            raise ValidationError(f"the point {lng_f:.6f},{lat_f:.6f} lies outside your "
-                                  "territory", field="location")
+        grid, region = point_check_territory(location=index.locate(lng_f, lat_f), scope=scope)
         return lng_f, lat_f, grid, region
     region = current_region(region_code) if region_code else None
     if scope is not None and scope.grid_ids is not None:
@@ -290,29 +311,13 @@ def _locate(*, lng, lat, crs: str, region_code: str | None, actor: User | None):
                               field="location")
     if region is not None:
         if scope is not None and not scope.covers(region.path):
-            raise ValidationError(f"the region {region_code} lies outside your territory",
-                                  field="region")
+            raise ValidationError(gettext("The region %(code)s lies outside your territory.")
+                                  % {"code": region_code}, field="region")
         return None, None, None, region
     if actor is not None and actor.region_id:
         return None, None, None, index.region(actor.region_id) or actor.region
-    raise ValidationError("give the location as lng/lat, or an address with its region",
-                          field="location")
-
-
-def _check_own_grid(scope: Scope, grid, region: Region) -> None:
-    """A grid worker reports only inside their own grids (a point in a
-    neighbour's grid, even of the same community, is refused, naming the grid
-    it fell in, so the worker can pass it on to whoever covers it)."""
-    if grid is not None and grid.pk in scope.grid_ids:
-        return
-    details = {"grid": grid.code if grid else None, "region": region.code}
-    if grid is None:
-        raise ValidationError(gettext("This place lies in %(region)s but in none of its "
-                                      "grids: it is not in a grid you patrol.")
-                              % {"region": region.name}, field="location", details=details)
-    raise ValidationError(gettext("This place lies in grid %(grid)s (%(region)s), not in a "
-                                  "grid you patrol.") % {"grid": grid.name, "region": region.name},
-                          field="location", details=details)
+    raise ValidationError(gettext("Give the location as lng/lat, or an address with its "
+                                  "region."), field="location")
 
 
 def _category_and_rules(code: str) -> tuple[Category | None, CategoryRules | None]:
@@ -352,49 +357,52 @@ def incident_report(*, actor: User | None, channel: str, description: str,
     with the same idempotency key returns the first incident and False."""
     now = now or timezone.now()
     if channel not in Channel.values:
-        raise ValidationError(f"unknown channel {channel!r}: use one of "
-                              f"{', '.join(Channel.values)}", field="channel")
+        raise ValidationError(gettext("Unknown channel %(channel)s: use one of %(choices)s.")
+                              % {"channel": channel, "choices": ", ".join(Channel.values)},
+                              field="channel")
     allowed = CHANNEL_ROLES[channel]
     if device is None and (actor is None or not (actor.is_superuser or actor.role in allowed)):
-        raise PermissionDenied(f"your role may not report through the {channel} channel",
-                               field="channel")
+        raise PermissionDenied(gettext("Your role may not report through the %(channel)s "
+                                       "channel.") % {"channel": channel}, field="channel")
     if idempotency_key and len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
         raise ValidationError(gettext("The Idempotency-Key is longer than %(max)d characters.")
                               % {"max": MAX_IDEMPOTENCY_KEY}, field="Idempotency-Key")
     description = (description or "").strip()
     if not description:
-        raise ValidationError("the description is empty", field="description")
-    if len(description) > MAX_DESCRIPTION:
-        raise ValidationError(f"the description is longer than {MAX_DESCRIPTION} characters",
-                              field="description")
+        raise ValidationError(gettext("The description is empty."), field="description")
+    check_length("description", description, MAX_DESCRIPTION, gettext("Description"))
     cat, rules = None, None
     if category:
         cat, rules = _category_and_rules(category)
         if cat is None:
-            raise ValidationError(f"unknown category {category!r}", field="category")
-        if rules is None:
-            raise ValidationError(f"{category} is a class (大类): choose one of its subclasses",
+            raise ValidationError(gettext("Unknown category %(code)s.") % {"code": category},
                                   field="category")
+        if rules is None:
+            raise ValidationError(gettext("%(code)s is a class: choose one of its subclasses.")
+                                  % {"code": category}, field="category")
     elif extra:
-        raise ValidationError("extra fields need a category", field="extra")
+        raise ValidationError(gettext("Extra fields need a category."), field="extra")
     urgencies = {u["code"] for u in (rules.urgencies if rules else [])} or {"normal"}
     if urgency not in urgencies:
-        raise ValidationError(f"unknown urgency {urgency!r}: use one of "
-                              f"{', '.join(sorted(urgencies))}", field="urgency")
+        raise ValidationError(gettext("Unknown urgency %(urgency)s: use one of %(choices)s.")
+                              % {"urgency": urgency, "choices": ", ".join(sorted(urgencies))},
+                              field="urgency")
     cleaned_extra = _clean_extra(rules, extra)
     if reported_at is None:
         reported_at = now
     else:
         if timezone.is_naive(reported_at):
-            raise ValidationError("reported_at needs a time zone offset", field="reported_at")
+            raise ValidationError(gettext("The time of the call needs a time zone offset."),
+                                  field="reported_at")
         if reported_at > now + CLOCK_SKEW:
-            raise ValidationError("reported_at lies in the future", field="reported_at")
+            raise ValidationError(gettext("The time of the call lies in the future."),
+                                  field="reported_at")
         if reported_at < now - CLOCK_SKEW and not system_backdate:
             if actor is None or actor.role not in (Role.OPERATOR, Role.CITY_ADMIN):
-                raise ValidationError("only an operator may enter an earlier reported_at",
-                                      field="reported_at")
+                raise ValidationError(gettext("Only an operator may enter an earlier time of "
+                                              "the call."), field="reported_at")
             if reported_at < now - MAX_BACKDATE:
-                raise ValidationError("reported_at is more than 30 days ago",
+                raise ValidationError(gettext("The time of the call is more than 30 days ago."),
                                       field="reported_at")
     checked_photos = _check_photos(photos)
     lng_f, lat_f, grid, located = _locate(lng=lng, lat=lat, crs=crs, region_code=region,
@@ -436,8 +444,9 @@ def _replay(owner: str, key: str, request_hash: str) -> Incident | None:
     if record is None:
         return None
     if record.request_hash != request_hash:
-        raise IdempotencyMismatch("this Idempotency-Key was used for a different report",
-                                  field="Idempotency-Key",
+        raise IdempotencyMismatch(gettext("This Idempotency-Key was used for another report, "
+                                          "already registered as %(number)s.")
+                                  % {"number": record.incident.number}, field="Idempotency-Key",
                                   details={"incident": record.incident.number})
     return record.incident
 
@@ -499,7 +508,8 @@ def _create(*, actor, channel, description, cat, rules, lng, lat, grid, located,
     # what a fresh incident holds is known: answering with it needs no query
     incident._prefetched_objects_cache = {"stages": [stage], "attachments": attachments}
     notify(user_ids=centre_operators([holder.pk]), incident=incident, kind="new",
-           message=f"新事件 {incident.number}：{description[:60]}", now=now,
+           params={"number": incident.number, "description": _excerpt(description),
+                   "actor": _actor_name(actor)}, now=now,
            exclude=actor.pk if actor else None)
     return incident
 
@@ -516,7 +526,8 @@ def incident_for_actor(*, actor: User, incident_id: int | str) -> Incident:
     incident = (qs.filter(number=key).first() if not key.isdigit()
                 else qs.filter(pk=int(key)).first())
     if incident is None:
-        raise NotFound(f"no incident {incident_id} in your territory", field="id")
+        raise NotFound(gettext("No incident %(id)s in your territory.") % {"id": incident_id},
+                       field="id")
     return incident
 
 
@@ -550,22 +561,24 @@ def _check_role(actor: User | None, action: str) -> None:
     """The table's role check alone, for a service that looks up its fields
     before ``_apply``: whether a role may act must not depend on them."""
     if actor is not None and not wf.INCIDENT.transition(action).roles & set(_roles(actor)):
-        raise PermissionDenied(f"your role may not {action} an incident", field="action")
+        raise PermissionDenied(gettext("Your role may not take the action “%(action)s” on an "
+                                       "incident.")
+                               % {"action": notices.action_label(action)}, field="action")
 
 
 def _guard(action: str, incident: Incident) -> str | None:
     """Why an action open by the table is still not possible now, or None."""
     if action == "request_extension" and incident.pending_extension:
-        return "an extension request is already waiting for a decision"
+        return gettext("An extension request is already waiting for a decision.")
     if action in ("approve_extension", "refuse_extension") and not incident.pending_extension:
-        return "no extension request is waiting"
+        return gettext("No extension request is waiting.")
     if action == "reopen" and incident.satisfaction != SATISFACTION["dissatisfied"]:
-        return "only an incident whose call-back was dissatisfied can be reopened"
+        return gettext("Only an incident whose call-back was dissatisfied can be reopened.")
     if action == "assign_down" and (incident.path == incident.holder.path
                                     or not incident.path.startswith(incident.holder.path)):
-        return "no lower linkage centre covers the incident's place"
+        return gettext("No lower linkage centre covers the incident's place.")
     if action == "escalate" and incident.holder.parent_id is None:
-        return "the incident is already at the top level"
+        return gettext("The incident is already at the top level.")
     return None
 
 
@@ -578,26 +591,31 @@ def available_actions(*, actor: User, incident: Incident) -> list[str]:
 
 def _apply(*, actor: User | None, incident: Incident, action: str, payload: Mapping,
            changes: Mapping | None = None, data: Mapping | None = None,
-           notify_ids: Iterable[int] = (), message: str = "", photos=(),
+           notify_ids: Iterable[int] = (), notice: Mapping | None = None, photos=(),
            expected_version: int | None = None, now: dt.datetime | None = None,
            restart_stage: bool = False) -> Incident:
     """Check, compare-and-set, record. ``actor`` None is the system (the sweep)."""
+    action_texts_check(payload)
     now = now or timezone.now()
     current = {"state": incident.state, "version": incident.version}  # what every 409 carries
     if actor is not None:
         try:
             t = wf.INCIDENT.check(action, state=incident.state, roles=_roles(actor),
                                   payload=payload)
-        except Conflict as exc:
-            exc.details = {**current, **exc.details}
-            raise
+        except DomainError as exc:
+            raise _refusal(exc, action=action, state=incident.state, current=current) from None
         if not relation_allows(actor, incident, t.roles):
-            raise PermissionDenied(f"you may not {action} this incident", field="action")
+            raise PermissionDenied(gettext("You may not take the action “%(action)s” on this "
+                                           "incident.")
+                                   % {"action": notices.action_label(action)}, field="action")
     else:
         t = wf.INCIDENT.transition(action)
         if incident.state not in t.sources:
-            raise Conflict(f"cannot {action} a {incident.state} incident", code="invalid_state",
-                           details=current)
+            raise Conflict(gettext("The action “%(action)s” is not possible on an incident that "
+                                   "is %(state)s.")
+                           % {"action": notices.action_label(action),
+                              "state": notices.state_label(incident.state)},
+                           code="invalid_state", details=current)
     why_not = _guard(action, incident)
     if why_not:
         raise Conflict(why_not, code="invalid_state", details=current)
@@ -629,11 +647,31 @@ def _apply(*, actor: User | None, incident: Incident, action: str, payload: Mapp
             data={k: v for k, v in {**_plain(payload), **(data or {})}.items() if v is not None})
         if photos:
             _save_photos(incident, entry, photos)
-        if message:
-            notify(user_ids=notify_ids, incident=incident, kind=action, message=message, now=now,
-                   exclude=actor.pk if actor else None)
+        if notice is not None:
+            notify(user_ids=notify_ids, incident=incident, kind=action,
+                   params={"number": incident.number, "actor": _actor_name(actor), **notice},
+                   now=now, exclude=actor.pk if actor else None)
     _refresh(incident, updates)
     return incident
+
+
+def _refusal(exc: DomainError, *, action: str, state: str, current: dict) -> DomainError:
+    """The workflow table's refusal (``core.workflow``, in English: it knows no
+    incident words) told in the reader's language, with the same class, code
+    and field; a conflict carries the incident's state and version."""
+    names = {"action": notices.action_label(action), "state": notices.state_label(state),
+             "field": notices.field_label(exc.field or "")}
+    if isinstance(exc, PermissionDenied):
+        message = gettext("Your role may not take the action “%(action)s” on an incident.")
+    elif isinstance(exc, Conflict):
+        message = gettext("The action “%(action)s” is not possible on an incident that "
+                          "is %(state)s.")
+        exc.details = {**current, **exc.details}
+    elif exc.field == "action":
+        message, names = gettext("Unknown action %(action)s."), {"action": action}
+    else:
+        message = gettext("“%(action)s” needs: %(field)s.")
+    return type(exc)(message % names, field=exc.field, code=exc.code, details=exc.details)
 
 
 #: What the sweep changes without bumping the version (see ``sla``).
@@ -658,6 +696,25 @@ def _refresh(incident: Incident, updates: Mapping) -> None:
             setattr(incident, name, value)
 
 
+def action_texts_check(texts: Mapping) -> None:
+    """Refuse a note, reason or result over its limit (the API checks every
+    one it was sent, even one the action does not use)."""
+    for name, (limit, label) in ACTION_TEXTS.items():
+        check_length(name, texts.get(name), limit, label)
+
+
+def check_length(field: str, text: str | None, limit: int, label: object) -> None:
+    """Refuse a text longer than ``limit`` characters, naming the field, the
+    limit and how many too many (never cut it short in silence). A line break
+    counts once, as the browser's counter counts it (a form sends CR LF)."""
+    n = len(text.replace("\r\n", "\n")) if text else 0
+    if n > limit:
+        raise ValidationError(
+            gettext("“%(field)s” may be at most %(max)d characters long: it has %(n)d, "
+                    "%(over)d too many.")
+            % {"field": label, "max": limit, "n": n, "over": n - limit}, field=field)
+
+
 def _plain(payload: Mapping) -> dict:
     out = {}
     for key, value in payload.items():
@@ -674,7 +731,7 @@ def _plain(payload: Mapping) -> dict:
 
 def _stale(incident: Incident) -> Conflict:
     current = Incident.objects.filter(pk=incident.pk).values("state", "version").first() or {}
-    return Conflict("someone else changed this incident first; reload and try again",
+    return Conflict(gettext("Someone else changed this incident first; reload and try again."),
                     code="conflict", details={"state": current.get("state"),
                                               "version": current.get("version")})
 
@@ -689,13 +746,15 @@ def incident_accept(*, actor: User, incident: Incident, note: str = "",
     if category:
         cat, rules = _category_and_rules(category)
         if cat is None or rules is None:
-            raise ValidationError(f"unknown category {category!r}", field="category")
+            raise ValidationError(gettext("Unknown category %(code)s.") % {"code": category},
+                                  field="category")
         changes = {"category": cat, "rules": rules}
         incident.category, incident.rules = cat, rules
         route = suggest_department(region=incident.region, category=cat, rules=rules)
         data["route"] = route.as_data()
     elif incident.category_id is None:
-        raise ValidationError("classify the incident: give its category", field="category")
+        raise ValidationError(gettext("Classify the incident: give its category."),
+                              field="category")
     return _apply(actor=actor, incident=incident, action="accept",
                   payload={"note": note, "category": category}, changes=changes, data=data, **kw)
 
@@ -711,13 +770,13 @@ def incident_merge(*, actor: User, incident: Incident, original: str, **kw) -> I
     try:
         target = incident_for_actor(actor=actor, incident_id=original) if original else None
     except NotFound:
-        raise ValidationError(f"no incident {original} in your territory",
+        raise ValidationError(gettext("No incident %(id)s in your territory.") % {"id": original},
                               field="original") from None
     if target is not None and target.pk == incident.pk:
-        raise ValidationError("an incident cannot duplicate itself", field="original")
+        raise ValidationError(gettext("An incident cannot duplicate itself."), field="original")
     if target is not None and target.merged_into_id:
-        raise ValidationError(f"{target.number} is itself a duplicate of another incident",
-                              field="original")
+        raise ValidationError(gettext("%(number)s is itself a duplicate of another incident.")
+                              % {"number": target.number}, field="original")
     return _apply(actor=actor, incident=incident, action="merge",
                   payload={"original": target.number if target else ""},
                   changes={"merged_into": target, "closed_at": kw.get("now") or timezone.now()},
@@ -742,12 +801,13 @@ def incident_assign_down(*, actor: User, incident: Incident, region: str, note: 
     if (child is None or child.pk == incident.holder_id
             or not child.path.startswith(incident.holder.path)
             or not incident.path.startswith(child.path)):
-        raise ValidationError(f"{region!r} is not a linkage centre below "
-                              f"{incident.holder.name} that covers the incident", field="region")
+        raise ValidationError(gettext("%(code)s is not a linkage centre below %(holder)s that "
+                                      "covers the incident.")
+                              % {"code": region, "holder": incident.holder.name}, field="region")
     return _apply(actor=actor, incident=incident, action="assign_down",
                   payload={"region": child, "note": note}, changes={"holder": child},
                   notify_ids=centre_operators([child.pk]),
-                  message=f"{incident.number} 由{incident.holder.name}下派", **kw)
+                  notice={"holder": incident.holder.name}, **kw)
 
 
 def incident_dispatch(*, actor: User, incident: Incident, department: str, note: str = "",
@@ -757,8 +817,8 @@ def incident_dispatch(*, actor: User, incident: Incident, department: str, note:
     _check_role(actor, "dispatch")
     dept = Department.objects.select_related("region").filter(code=department).first()
     if dept is None or not incident.path.startswith(dept.region.path):
-        raise ValidationError(f"no department {department!r} responsible for this place",
-                              field="department")
+        raise ValidationError(gettext("No department %(code)s is responsible for this place.")
+                              % {"code": department}, field="department")
     route = suggest_department(region=incident.region, category=incident.category,
                                rules=incident.rules)
     return _apply(actor=actor, incident=incident, action="dispatch",
@@ -766,7 +826,7 @@ def incident_dispatch(*, actor: User, incident: Incident, department: str, note:
                   data={"suggested": route.as_data(),
                         "followed_suggestion": route.department == dept},
                   notify_ids=department_members(dept.pk),
-                  message=f"新派遣 {incident.number}：{incident.description[:60]}", **kw)
+                  notice={"description": _excerpt(incident.description)}, **kw)
 
 
 def incident_escalate(*, actor: User, incident: Incident, reason: str, **kw) -> Incident:
@@ -777,7 +837,7 @@ def incident_escalate(*, actor: User, incident: Incident, reason: str, **kw) -> 
                   payload={"reason": reason}, data={"to": parent.code if parent else None},
                   changes={"holder": parent, "department": None, "pending_extension": None},
                   restart_stage=True, notify_ids=centre_operators([parent.pk] if parent else []),
-                  message=f"{incident.number} 上报至{parent.name if parent else ''}：{reason[:60]}",
+                  notice={"centre": parent.name if parent else "", "reason": _excerpt(reason)},
                   **kw)
 
 
@@ -790,7 +850,7 @@ def incident_return(*, actor: User, incident: Incident, reason: str, **kw) -> In
     return _apply(actor=actor, incident=incident, action="return", payload={"reason": reason},
                   changes={"department": None, "pending_extension": None},
                   notify_ids=centre_operators([incident.holder_id]),
-                  message=f"{incident.number} 被退单：{reason[:60]}", **kw)
+                  notice={"reason": _excerpt(reason)}, **kw)
 
 
 def incident_report_result(*, actor: User, incident: Incident, result: str, photos=(),
@@ -803,14 +863,14 @@ def incident_report_result(*, actor: User, incident: Incident, result: str, phot
     return _apply(actor=actor, incident=incident, action="report_result",
                   payload={"result": result}, photos=checked,
                   changes={"pending_extension": None}, notify_ids=verifiers,
-                  message=f"{incident.number} 已处置，待核查", **kw)
+                  notice={}, **kw)
 
 
 def incident_verify_pass(*, actor: User, incident: Incident, note: str = "", **kw) -> Incident:
     return _apply(actor=actor, incident=incident, action="verify_pass", payload={"note": note},
                   changes={"closed_at": kw.get("now") or timezone.now()},
                   notify_ids=department_members(incident.department_id),
-                  message=f"{incident.number} 核查通过，已结案", **kw)
+                  notice={}, **kw)
 
 
 def incident_verify_fail(*, actor: User, incident: Incident, reason: str, photos=(),
@@ -819,7 +879,7 @@ def incident_verify_fail(*, actor: User, incident: Incident, reason: str, photos
     return _apply(actor=actor, incident=incident, action="verify_fail",
                   payload={"reason": reason}, photos=checked,
                   notify_ids=department_members(incident.department_id),
-                  message=f"{incident.number} 核查未通过，返工：{reason[:60]}", **kw)
+                  notice={"reason": _excerpt(reason)}, **kw)
 
 
 def incident_request_extension(*, actor: User, incident: Incident, reason: str, amount: float,
@@ -828,18 +888,19 @@ def incident_request_extension(*, actor: User, incident: Incident, reason: str, 
     try:
         amount = float(amount)
     except (TypeError, ValueError):
-        raise ValidationError("amount must be a number", field="amount") from None
+        raise ValidationError(gettext("The amount must be a number."), field="amount") from None
     if not 0 < amount <= 100:
-        raise ValidationError("amount must be more than 0 and at most 100", field="amount")
+        raise ValidationError(gettext("The amount must be more than 0 and at most 100."),
+                              field="amount")
     if unit not in ("working_days", "working_hours", "natural_hours"):
-        raise ValidationError(f"unknown unit {unit!r}", field="unit")
+        raise ValidationError(gettext("Unknown unit %(unit)s.") % {"unit": unit}, field="unit")
     request = {"amount": amount, "unit": unit, "reason": reason,
                "by": actor.username, "at": (kw.get("now") or timezone.now()).isoformat()}
     return _apply(actor=actor, incident=incident, action="request_extension",
                   payload={"reason": reason, "amount": amount, "unit": unit},
                   changes={"pending_extension": request},
                   notify_ids=centre_operators([incident.holder_id]),
-                  message=f"{incident.number} 申请延期 {amount:g} {unit}", **kw)
+                  notice={"amount": amount, "unit": unit}, **kw)
 
 
 @transaction.atomic  # a refused approval must leave the stage's deadline alone
@@ -868,7 +929,7 @@ def incident_approve_extension(*, actor: User, incident: Incident, note: str = "
     return _apply(actor=actor, incident=incident, action="approve_extension",
                   payload={"note": note}, changes=changes, data=data,
                   notify_ids=department_members(incident.department_id),
-                  message=f"{incident.number} 延期已批准", **kw)
+                  notice={}, **kw)
 
 
 def incident_refuse_extension(*, actor: User, incident: Incident, reason: str,
@@ -876,7 +937,7 @@ def incident_refuse_extension(*, actor: User, incident: Incident, reason: str,
     return _apply(actor=actor, incident=incident, action="refuse_extension",
                   payload={"reason": reason}, changes={"pending_extension": None},
                   notify_ids=department_members(incident.department_id),
-                  message=f"{incident.number} 延期未批准：{reason[:60]}", **kw)
+                  notice={"reason": _excerpt(reason)}, **kw)
 
 
 def incident_supervise(*, actor: User | None, incident: Incident, note: str,
@@ -884,12 +945,12 @@ def incident_supervise(*, actor: User | None, incident: Incident, note: str,
     """督办: flag and urge (counted); tells the department and the holding centre."""
     _check_role(actor, "supervise")
     if level not in ("yellow", "red", "black"):
-        raise ValidationError("level must be yellow, red or black", field="level")
+        raise ValidationError(gettext("The level must be yellow, red or black."), field="level")
     return _apply(actor=actor, incident=incident, action="supervise",
                   payload={"note": note, "level": level},
                   notify_ids=department_members(incident.department_id)
                   + centre_operators([incident.holder_id]),
-                  message=f"{incident.number} 被督办：{note[:60]}", **kw)
+                  notice={"note": _excerpt(note)}, **kw)
 
 
 def incident_callback(*, actor: User, incident: Incident, satisfaction: str, note: str = "",
@@ -897,8 +958,8 @@ def incident_callback(*, actor: User, incident: Incident, satisfaction: str, not
     """Record the citizen's call-back (回访)."""
     _check_role(actor, "callback")
     if satisfaction not in SATISFACTION:
-        raise ValidationError(f"satisfaction must be one of {', '.join(SATISFACTION)}",
-                              field="satisfaction")
+        raise ValidationError(gettext("Satisfaction must be one of %(choices)s.")
+                              % {"choices": ", ".join(SATISFACTION)}, field="satisfaction")
     return _apply(actor=actor, incident=incident, action="callback",
                   payload={"satisfaction": satisfaction, "note": note},
                   changes={"satisfaction": SATISFACTION[satisfaction]}, **kw)
@@ -909,7 +970,7 @@ def incident_reopen(*, actor: User, incident: Incident, reason: str, **kw) -> In
                   changes={"closed_at": None, "department": None, "self_resolved": False,
                            "satisfaction": None},
                   notify_ids=centre_operators([incident.holder_id]),
-                  message=f"{incident.number} 回访不满意，重新办理", **kw)
+                  notice={}, **kw)
 
 
 ACTIONS = {
@@ -949,16 +1010,18 @@ def device_create(*, device_id: str, name: str, channel: str, category: str | No
     import secrets
 
     if channel not in (Channel.IOT, Channel.VIDEO):
-        raise ValidationError("a device's channel is iot or video", field="channel")
+        raise ValidationError(gettext("A device's channel is iot or video."), field="channel")
     if Device.objects.filter(device_id=device_id).exists():
-        raise ValidationError(f"a device {device_id!r} exists", field="device_id")
+        raise ValidationError(gettext("A device %(id)s exists.") % {"id": device_id},
+                              field="device_id")
     cat = None
     if category:
         cat = Category.objects.filter(code=category).first()
         if cat is None:
-            raise ValidationError(f"unknown category {category!r}", field="category")
+            raise ValidationError(gettext("Unknown category %(code)s.") % {"code": category},
+                                  field="category")
     if (lng is None) != (lat is None):
-        raise ValidationError("give both lng and lat", field="lng")
+        raise ValidationError(gettext("Give both lng and lat."), field="lng")
     if lng is not None:
         lng, lat = check_lng_lat(lng, lat)
     token = "dv_" + secrets.token_urlsafe(32)
@@ -975,7 +1038,7 @@ def device_authenticate(*, device_id: str, authorization: str) -> Device:
     device = Device.objects.filter(device_id=device_id, is_active=True).first()
     if (scheme.lower() != "bearer" or device is None
             or hashlib.sha256(token.strip().encode()).hexdigest() != device.token_hash):
-        raise NotAuthenticated("unknown device or wrong device token")
+        raise NotAuthenticated(gettext("Unknown device or wrong device token."))
     return device
 
 
@@ -986,10 +1049,11 @@ def device_alert(*, device: Device, data: Mapping, photos=()) -> tuple[Incident,
                "occurred_at", "urgency"}
     unknown = sorted(set(data) - allowed)
     if unknown:
-        raise ValidationError(f"{unknown[0]}: unknown field", field=unknown[0])
+        raise ValidationError(gettext("%(field)s: unknown field.") % {"field": unknown[0]},
+                              field=unknown[0])
     event_id = str(data.get("event_id") or "").strip()
     if not event_id:
-        raise ValidationError("event_id is required", field="event_id")
+        raise ValidationError(gettext("event_id is required."), field="event_id")
     if len(event_id) > MAX_IDEMPOTENCY_KEY:
         raise ValidationError(gettext("event_id is longer than %(max)d characters.")
                               % {"max": MAX_IDEMPOTENCY_KEY}, field="event_id")
@@ -998,14 +1062,17 @@ def device_alert(*, device: Device, data: Mapping, photos=()) -> tuple[Incident,
         try:
             occurred = dt.datetime.fromisoformat(str(occurred))
         except ValueError:
-            raise ValidationError("occurred_at must be ISO 8601", field="occurred_at") from None
+            raise ValidationError(gettext("occurred_at must be ISO 8601."),
+                                  field="occurred_at") from None
         if timezone.is_naive(occurred):
-            raise ValidationError("occurred_at needs a time zone offset", field="occurred_at")
+            raise ValidationError(gettext("occurred_at needs a time zone offset."),
+                                  field="occurred_at")
     lng, lat = data.get("lng", device.lng), data.get("lat", device.lat)
     category = data.get("category") or (device.category.code if device.category else None)
     now = timezone.now()
     if occurred and occurred < now - MAX_BACKDATE:
-        raise ValidationError("occurred_at is more than 30 days ago", field="occurred_at")
+        raise ValidationError(gettext("occurred_at is more than 30 days ago."),
+                              field="occurred_at")
     return incident_report(
         actor=None, device=device, channel=device.channel,
         description=str(data.get("description") or f"{device.name} 告警"),

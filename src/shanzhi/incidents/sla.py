@@ -69,7 +69,7 @@ def _warn(pk: int, now: dt.datetime) -> int:
                                      data={"stage": incident.stage,
                                            "due_at": incident.due_at.isoformat()})
         notify(user_ids=_responsible(incident), incident=incident, kind="warn",
-               message=f"{incident.number} 即将超期（{_stage_name(incident.stage)}）", now=now)
+               params={"number": incident.number, "stage": incident.stage}, now=now)
     return 1
 
 
@@ -122,7 +122,7 @@ def _mark_overdue(pk: int, now: dt.datetime) -> str:
                                      from_state=incident.state, to_state=incident.state,
                                      data=data)
         notify(user_ids=recipients, incident=incident, kind="overdue",
-               message=f"{incident.number} 已超期（{_stage_name(incident.stage)}）", now=now)
+               params={"number": incident.number, "stage": incident.stage}, now=now)
     return done
 
 
@@ -132,10 +132,3 @@ def _responsible(incident: Incident) -> list[int]:
         return department_members(incident.department_id)
     return centre_operators([incident.holder_id])
 
-
-STAGE_NAMES = {"accept": "受理", "dispatch": "派遣", "sign": "签收", "handle": "处置",
-               "verify": "核查"}
-
-
-def _stage_name(stage: str) -> str:
-    return STAGE_NAMES.get(stage, stage)

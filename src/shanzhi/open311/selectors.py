@@ -15,6 +15,7 @@ from functools import lru_cache
 from django.conf import settings
 from django.db.models import F, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from shanzhi.accounts.scope import Scope
 from shanzhi.core.errors import NotFound, ValidationError
@@ -99,7 +100,7 @@ def jurisdiction_for(*, jurisdiction_id: str, key: ApiKey | None) -> Region:
     if len(cities) == 1:
         return cities[0]
     if not cities:
-        raise NotFound("no city is served here yet", field="jurisdiction_id")
+        raise NotFound(gettext("no city is served here yet"), field="jurisdiction_id")
     raise ValidationError("jurisdiction_id is required: this server serves "
                           + ", ".join(f"{c.code} ({c.name})" for c in cities),
                           field="jurisdiction_id")
@@ -195,9 +196,9 @@ def date_window(start: dt.datetime | None, end: dt.datetime | None,
     if start is None:
         return end - MAX_SPAN, end
     if end < start:
-        raise ValidationError("end_date is before start_date", field="end_date")
+        raise ValidationError(gettext("end_date is before start_date"), field="end_date")
     if end - start > MAX_SPAN:
-        raise ValidationError("start_date and end_date may not span more than 90 days",
+        raise ValidationError(gettext("start_date and end_date may not span more than 90 days"),
                               field="end_date")
     return start, end
 
@@ -237,7 +238,7 @@ def request_get(*, scope: Scope, number: str) -> Incident:
     """One published incident; an unpublished one is as unknown as a missing one."""
     incident = _with_fields(published(incidents_visible(scope)).filter(number=number)).first()
     if incident is None:
-        raise NotFound(f"service_request_id {number!r} was not found",
+        raise NotFound(gettext("service_request_id %(id)r was not found") % {"id": number},
                        field="service_request_id")
     return incident
 
@@ -324,5 +325,5 @@ def token_find(*, scope: Scope, token: str) -> dict:
         "token", "incident__number", "incident__path", "incident__grid_id",
         "incident__department_id").filter(token=token).first())
     if request is None or not incidents_visible(scope).filter(pk=request.incident_id).exists():
-        raise NotFound(f"token {token!r} was not found", field="token")
+        raise NotFound(gettext("token %(token)r was not found") % {"token": token}, field="token")
     return {"service_request_id": request.incident.number, "token": request.token}

@@ -18,6 +18,7 @@ from django.core.validators import EmailValidator, URLValidator
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from shanzhi.accounts.models import Role
 from shanzhi.accounts.services import user_create
@@ -44,8 +45,9 @@ class RateLimited(DomainError):
 
 def jurisdiction_check(region: Region) -> Region:
     if region.parent_id is not None or region.valid_to is not None:
-        raise ValidationError(f"{region.code} is not a current city: a jurisdiction is a "
-                              "top-level region", field="jurisdiction")
+        raise ValidationError(gettext("%(code)s is not a current city: a jurisdiction is a "
+                                      "top-level region.") % {"code": region.code},
+                              field="jurisdiction")
     return region
 
 
@@ -57,17 +59,18 @@ def key_create(*, name: str, jurisdiction: str | None = None, rate_limit: int = 
     shown once; only its hash is kept."""
     name = (name or "").strip()
     if not name:
-        raise ValidationError("the key needs a name (the application it is for)", field="name")
+        raise ValidationError(gettext("The key needs a name (the application it is for)."),
+                              field="name")
     if jurisdiction:
         region = jurisdiction_check(current_region(jurisdiction, field="jurisdiction"))
     else:
         cities = list(Region.objects.current().filter(parent__isnull=True).defer("geometry")[:2])
         if len(cities) != 1:
-            raise ValidationError("several cities (or none) are served here: give the "
-                                  "jurisdiction (a city's code)", field="jurisdiction")
+            raise ValidationError(gettext("Several cities (or none) are served here: give the "
+                                          "jurisdiction (a city's code)."), field="jurisdiction")
         region = cities[0]
     if rate_limit < 1:
-        raise ValidationError("the rate limit must be at least 1 request a minute",
+        raise ValidationError(gettext("The rate limit must be at least 1 request a minute."),
                               field="rate_limit")
     user = user_create(username=f"open311-{secrets.token_hex(5)}",
                        password=secrets.token_urlsafe(24), role=Role.OPERATOR,
@@ -93,7 +96,7 @@ def key_authenticate(secret: str, *, now: dt.datetime | None = None) -> ApiKey:
            .filter(key_hash=ApiKey.hash(secret), revoked_at__isnull=True).first()
            if secret else None)
     if key is None or not key.user.is_active:
-        raise PermissionDenied("invalid api_key", field="api_key")
+        raise PermissionDenied(gettext("Invalid api_key."), field="api_key")
     now = now or timezone.now()
     if key.last_used_at is None or now - key.last_used_at > TOUCH_EVERY:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
@@ -104,7 +107,8 @@ def rate_count(*, key: ApiKey, now: dt.datetime | None = None) -> None:
     """Count one request in the key's current minute; RateLimited past its
     limit. A fixed window in the database: every server process shares it."""
     _count_in_window(owner={"key": key}, limit=key.rate_limit, now=now, field="api_key",
-                     refusal=f"more than {key.rate_limit} requests a minute with this api_key")
+                     refusal=gettext("More than %(limit)d requests a minute with this api_key")
+                     % {"limit": key.rate_limit})
 
 
 def rate_count_anonymous(*, client: str, now: dt.datetime | None = None) -> None:
@@ -114,12 +118,13 @@ def rate_count_anonymous(*, client: str, now: dt.datetime | None = None) -> None
     without a key."""
     limit = settings.OPEN311_ANONYMOUS_PER_MINUTE
     if limit <= 0:
-        raise PermissionDenied("api_key was not provided: this server answers reads only "
-                               "with an api_key", field="api_key")
+        raise PermissionDenied(gettext("api_key was not provided: this server answers reads "
+                                       "only with an api_key."), field="api_key")
     _count_in_window(owner={"key": None, "client": client[:64]}, limit=limit, now=now,
                      field="api_key",
-                     refusal=f"more than {limit} reads a minute from your address without an "
-                             "api_key (a key of your own has its own limit)")
+                     refusal=gettext("More than %(limit)d reads a minute from your address "
+                                     "without an api_key (a key of your own has its own limit)")
+                     % {"limit": limit})
 
 
 def _count_in_window(*, owner: dict, limit: int, now: dt.datetime | None, field: str,
@@ -139,7 +144,8 @@ def _count_in_window(*, owner: dict, limit: int, now: dt.datetime | None, field:
     count = window.values_list("count", flat=True).first()
     if count is not None and count > limit:
         retry = int((start + WINDOW - now).total_seconds()) + 1
-        raise RateLimited(f"{refusal}: retry in {retry} s", field=field,
+        raise RateLimited(gettext("%(refusal)s: retry in %(seconds)d s.")
+                          % {"refusal": refusal, "seconds": retry}, field=field,
                           details={"retry_after": retry})
 
 
@@ -163,11 +169,13 @@ def _check_optional(value: str, validator, field: str, limit: int) -> str:
     if not value:
         return ""
     if len(value) > limit:
-        raise ValidationError(f"{field} is longer than {limit} characters", field=field)
+        raise ValidationError(gettext("%(field)s is longer than %(limit)d characters.")
+                              % {"field": field, "limit": limit}, field=field)
     try:
         validator(value)
     except DjangoValidationError:
-        raise ValidationError(f"{field} is not valid: {value[:60]!r}", field=field) from None
+        raise ValidationError(gettext("%(field)s is not valid: %(value)s.")
+                              % {"field": field, "value": value[:60]}, field=field) from None
     return value
 
 
@@ -186,40 +194,45 @@ def request_file(*, key: ApiKey, service_code: str,
 
     problems: list[ValidationError] = []
     if not service_code:
-        raise ValidationError("service_code was not provided", field="service_code")
+        raise ValidationError(gettext("service_code was not provided."), field="service_code")
     service = service_info(service_code)
     if service is None:
-        raise NotFound(f"service_code {service_code!r} was not found", field="service_code")
+        raise NotFound(gettext("service_code %(code)s was not found.") % {"code": service_code},
+                       field="service_code")
     fields = {f["code"]: f for f in service.fields}
     if (lat == "") != (long == ""):
-        problems.append(ValidationError("lat and long must be given together",
+        problems.append(ValidationError(gettext("lat and long must be given together."),
                                         field="lat" if lat == "" else "long"))
     elif lat == "" and not address_string and not address_id:
-        problems.append(ValidationError("a location is required: lat and long, "
-                                        "address_string or address_id", field="location"))
+        problems.append(ValidationError(gettext("A location is required: lat and long, "
+                                                "address_string or address_id."),
+                                        field="location"))
     coords = {}
     if lat != "" and long != "":
         try:
             coords = {"lat": float(lat), "lng": float(long)}
         except ValueError:
-            problems.append(ValidationError("lat and long must be numbers", field="lat"))
+            problems.append(ValidationError(gettext("lat and long must be numbers."),
+                                            field="lat"))
     if len(description) > MAX_DESCRIPTION:
-        problems.append(ValidationError(f"description is longer than {MAX_DESCRIPTION} "
-                                        "characters", field="description"))
+        problems.append(ValidationError(gettext("description is longer than %(limit)d "
+                                                "characters.") % {"limit": MAX_DESCRIPTION},
+                                        field="description"))
     extra: dict = {}
     for code, spec in fields.items():
         values = [v for v in (attributes or {}).get(code, []) if v != ""]
         if not values:
             if spec.get("required"):
                 problems.append(ValidationError(
-                    f"attribute[{code}] ({spec.get('name', code)}) is required",
+                    gettext("attribute[%(code)s] (%(name)s) is required.")
+                    % {"code": code, "name": spec.get("name", code)},
                     field=f"attribute[{code}]"))
             continue
         if spec.get("datatype") == "multivaluelist":
             extra[code] = values
         elif len(values) > 1:
-            problems.append(ValidationError(f"attribute[{code}] takes one value",
-                                            field=f"attribute[{code}]"))
+            problems.append(ValidationError(gettext("attribute[%(code)s] takes one value.")
+                                            % {"code": code}, field=f"attribute[{code}]"))
         else:
             extra[code] = values[0]
     try:

@@ -12,6 +12,7 @@ from functools import wraps
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt
 
 from shanzhi.core.errors import DomainError, PermissionDenied, ValidationError
@@ -80,7 +81,7 @@ def _key(request: HttpRequest, *, required: bool) -> ApiKey | None:
     secret = _param(request, "api_key")
     if not secret:
         if required:
-            raise PermissionDenied("api_key was not provided", field="api_key")
+            raise PermissionDenied(gettext("api_key was not provided."), field="api_key")
         services.rate_count_anonymous(client=client_ip(request))
         return None
     key = services.key_authenticate(secret)
@@ -111,9 +112,9 @@ def _datetime(value: str, name: str, *, end: bool = False) -> dt.datetime | None
         else:
             moment = dt.datetime.fromisoformat(value.replace(" ", "+"))
     except ValueError:
-        raise ValidationError(f"{name} must be a W3C date-time such as "
-                              f"2026-11-01T00:00:00+08:00, not {value[:40]!r}",
-                              field=name) from None
+        raise ValidationError(gettext("%(name)s must be a W3C date-time such as "
+                                      "2026-11-01T00:00:00+08:00, not %(value)s.")
+                              % {"name": name, "value": value[:40]}, field=name) from None
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment, timezone.get_default_timezone())
     return moment
@@ -124,7 +125,8 @@ def _positive(request: HttpRequest, name: str, default: int, largest: int) -> in
     if not value:
         return default
     if not value.isdigit() or not 1 <= int(value) <= largest:
-        raise ValidationError(f"{name} must be a whole number from 1 to {largest}", field=name)
+        raise ValidationError(gettext("%(name)s must be a whole number from 1 to %(largest)d.")
+                              % {"name": name, "largest": largest}, field=name)
     return int(value)
 
 
@@ -199,7 +201,8 @@ def _statuses(value: str) -> list[str]:
     statuses = [s.lower() for s in _comma_list(value)]
     bad = [s for s in statuses if s not in ("open", "closed")]
     if bad:
-        raise ValidationError(f"status must be open or closed, not {bad[0]!r}", field="status")
+        raise ValidationError(gettext("status must be open or closed, not %(value)s.")
+                              % {"value": bad[0]}, field="status")
     return statuses
 
 

@@ -11,48 +11,15 @@ from dataclasses import dataclass, field
 
 from django.utils.translation import gettext_lazy as _
 
+from shanzhi.incidents import notices
 from shanzhi.incidents import workflow as wf
 from shanzhi.incidents.api import ACTION_FIELDS, PHOTO_ACTIONS
+from shanzhi.incidents.services import ACTION_TEXTS
 
 #: Every timeline action, including intake and the overdue sweep's.
-ACTION_LABELS = {
-    "report": _("Report received"),
-    "accept": _("Accept and register"),
-    "reject": _("Reject the report"),
-    "merge": _("Merge as a duplicate"),
-    "self_resolve": _("Resolved on the spot"),
-    "assign_down": _("Assign to a lower centre"),
-    "dispatch": _("Dispatch"),
-    "escalate": _("Escalate"),
-    "sign": _("Sign for it"),
-    "return": _("Return to the dispatcher"),
-    "report_result": _("Report the result"),
-    "verify_pass": _("Verified: close"),
-    "verify_fail": _("Verification failed: rework"),
-    "request_extension": _("Ask for an extension"),
-    "approve_extension": _("Approve the extension"),
-    "refuse_extension": _("Refuse the extension"),
-    "supervise": _("Supervise"),
-    "callback": _("Record the call-back"),
-    "reopen": _("Reopen"),
-    "warn": _("Nearly due"),
-    "overdue": _("Overdue"),
-}
+ACTION_LABELS = notices.ACTION_LABELS
 
-FIELD_LABELS = {
-    "note": _("Note"),
-    "reason": _("Reason"),
-    "result": _("Result"),
-    "department": _("Department"),
-    "region": _("Lower linkage centre"),
-    "original": _("Number of the original incident"),
-    "category": _("Category"),
-    "amount": _("Extra time"),
-    "unit": _("Unit"),
-    "level": _("Supervision level"),
-    "satisfaction": _("Satisfaction"),
-    "photos": _("Photos"),
-}
+FIELD_LABELS = notices.FIELD_LABELS
 #: Where one action names a field more precisely.
 FIELD_LABELS_BY_ACTION = {
     ("reject", "reason"): _("Why the report is rejected"),
@@ -70,8 +37,7 @@ FIELD_LABELS_BY_ACTION = {
 TEXTAREAS = {"note", "reason", "result"}
 #: Selects whose first choice is the service's default.
 DEFAULTED = {"unit", "level"}
-UNITS = (("working_days", _("working days")), ("working_hours", _("working hours")),
-         ("natural_hours", _("hours")))
+UNITS = tuple(notices.UNIT_LABELS.items())
 LEVELS = (("yellow", _("Yellow card")), ("red", _("Red card")), ("black", _("Black card")))
 #: The urgency levels of the seed taxonomy (a category's rules may name others).
 URGENCIES = {"normal": _("Normal"), "urgent": _("Urgent"), "critical": _("Critical")}
@@ -118,6 +84,8 @@ class FieldSpec:
     #: A select's empty first option: "choose" (required), "none" (optional) or "" (none:
     #: the first choice is the default).
     blank: str = ""
+    #: A text's longest length, as the service allows it (0: none stated).
+    max_length: int = 0
 
 
 @dataclass(frozen=True)
@@ -161,7 +129,8 @@ def action_spec(action: str, options: dict | None = None) -> ActionSpec:
     fields = [FieldSpec(name=name,
                         label=FIELD_LABELS_BY_ACTION.get((action, name), FIELD_LABELS[name]),
                         widget=_widget(name), required=name in requires,
-                        choices=_choices(name, options), blank=_blank(name, name in requires))
+                        choices=_choices(name, options), blank=_blank(name, name in requires),
+                        max_length=ACTION_TEXTS[name][0] if name in ACTION_TEXTS else 0)
               for name in ACTION_FIELDS[action]]
     if action in PHOTO_ACTIONS:
         fields.append(FieldSpec("photos", FIELD_LABELS["photos"], "file", required=False))

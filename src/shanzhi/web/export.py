@@ -1,4 +1,6 @@
 """The rows of the Excel export, and streaming them from either server.
+Each row names the incident's district and town beside its region (community
+names repeat across districts), from the spatial index's memory.
 
 Every word is translated when the export starts (in the request), never
 while the rows stream. Contacts are masked, as in the list."""
@@ -13,6 +15,8 @@ from django.utils.translation import gettext as _
 
 from shanzhi.core.privacy import mask_name, mask_phone
 from shanzhi.core.xlsx import Cell, Column
+from shanzhi.geo.index import get_index
+from shanzhi.geo.models import Level
 from shanzhi.incidents import selectors
 from shanzhi.incidents.models import Channel, Incident, State
 
@@ -24,6 +28,7 @@ def export_columns() -> list[Column]:
             Column(_("Channel"), 12), Column(_("Category code"), 10),
             Column(_("Category"), 14), Column(_("Urgency"), 8),
             Column(_("Description"), 50), Column(_("Address"), 30),
+            Column(_("District"), 12), Column(_("Town/street"), 14),
             Column(_("Region"), 16), Column(_("Region code"), 14), Column(_("Grid code"), 18),
             Column(_("Linkage centre"), 14), Column(_("Department"), 20),
             Column(_("Reported at"), 17), Column(_("Deadline"), 17),
@@ -47,13 +52,16 @@ def _words() -> dict[str, dict]:
 
 def export_rows(incidents: Iterable[Incident], now: dt.datetime) -> Iterator[list[Cell]]:
     words = _words()
+    index = get_index()
     for i in incidents:
+        above = {n.level: n.name for n in index.place(i.region_id)}
         yield [
             i.number, words["state"].get(i.state, i.state),
             words["light"][selectors.light(i, now)], words["channel"].get(i.channel, i.channel),
             i.category.code if i.category else None, i.category.name if i.category else None,
             words["urgency"].get(i.urgency, i.urgency), i.description, i.address,
-            i.region.name, i.region.code, i.grid.code if i.grid else None, i.holder.name,
+            above.get(Level.DISTRICT), above.get(Level.TOWN), i.region.name, i.region.code,
+            i.grid.code if i.grid else None, i.holder.name,
             i.department.name if i.department else None, i.reported_at, i.due_at,
             i.closed_at, words["yes"][i.overdue], mask_name(i.contact_name),
             mask_phone(i.contact_phone), i.return_count, i.rework_count, i.supervise_count,

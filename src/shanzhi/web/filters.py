@@ -22,6 +22,7 @@ from shanzhi.accounts.models import Department
 from shanzhi.accounts.scope import Scope
 from shanzhi.core.calendar import YEARS
 from shanzhi.core.errors import NotFound, ValidationError
+from shanzhi.geo.index import get_index
 from shanzhi.geo.models import Level
 from shanzhi.incidents import selectors
 from shanzhi.incidents import workflow as wf
@@ -152,13 +153,28 @@ def _ordering(sort: str) -> list:
 
 def region_choices(scope: Scope) -> list[tuple[str, str]]:
     """(code, name indented by its depth) of the territory's regions in tree
-    order: towns and above, and communities too when there are few of those."""
+    order: towns and above, and communities too when there are few of those.
+    Names repeat across districts: when the territory spans several, a town's
+    or a community's name carries its district ("官渎里社区（姑苏区）"), read
+    from the spatial index's memory."""
     regions = scope.regions().defer("geometry").order_by("path")
     upper = list(regions.exclude(level=Level.COMMUNITY))
     if len(upper) < FEW_REGIONS:
         upper = list(regions)
     top = min((r.path.count("/") for r in upper), default=0)
-    return [(r.code, "\u3000" * (r.path.count("/") - top) + r.name) for r in upper]
+    index = get_index()
+
+    def district(region) -> str:
+        return next((n.name for n in index.place(region.pk)
+                     if n.level == Level.DISTRICT and n.id != region.pk), "")
+
+    def label(region) -> str:
+        name = district(region) if several else ""
+        return (_("%(name)s (%(district)s)") % {"name": region.name, "district": name}
+                if name else region.name)
+
+    several = sum(r.level in (Level.CITY, Level.DISTRICT) for r in upper) > 1
+    return [(r.code, "\u3000" * (r.path.count("/") - top) + label(r)) for r in upper]
 
 
 def department_choices(scope: Scope) -> list[Department]:

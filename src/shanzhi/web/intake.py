@@ -204,10 +204,16 @@ def intake(request: HttpRequest) -> HttpResponse:
     values = request.POST if request.method == "POST" else {}
     groups, rules = category_choices()
     error = None
+    already = None  # the incident this form's key registered, when the fields differ now
     status = 200
     if request.method == "POST":
         try:
             incident, created = services.incident_report(actor=user, **report_fields(request))
+        except services.IdempotencyMismatch as exc:
+            # the browser brought back a submitted form (back button, restored
+            # form) and the fields were changed: say where the first call went,
+            # and offer what was typed as a new report, under a new key
+            already = exc.details.get("incident")
         except DomainError as exc:
             chosen = rules.get(values.get("category", ""), {}).get("extra", [])
             error, status = _error(exc, {f["code"]: f["name"] for f in chosen}), exc.status
@@ -224,9 +230,10 @@ def intake(request: HttpRequest) -> HttpResponse:
                     if name.startswith("extra.")} if values else {}
     return render_page(
         request, "web/intake.html", status=status, title=_("New incident"),
-        values=values, extra_values=extra_values, error=error, channels=channel_choices(user),
+        values=values, extra_values=extra_values, error=error, already=already,
+        channels=channel_choices(user),
         default_channel=DEFAULT_CHANNEL, categories=groups, category_rules=rules,
         urgencies=urgency_choices(rules), regions=region_groups(scope),
         locate=values.get("locate") or POINT,
-        idempotency_key=values.get("idempotency_key") or str(uuid.uuid4()),
+        idempotency_key=(not already and values.get("idempotency_key")) or str(uuid.uuid4()),
         map_config=_map_config())

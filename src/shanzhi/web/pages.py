@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy
 from shanzhi.accounts.models import Role, User
 from shanzhi.accounts.scope import Scope
 from shanzhi.core.errors import NotFound, PermissionDenied
+from shanzhi.incidents import selectors as incident_selectors
 
 #: How many root names the header lists before it says "… and N more".
 HEADER_ROOTS = 3
@@ -73,8 +74,17 @@ def menu(request: HttpRequest) -> list[dict]:
     if command and not is_handler(user):
         items.append(("command", command, _("Command centre"), ("command",)))
     items.append(("map", reverse("web:map"), _("Territory map"), ("map",)))
-    return [{"name": name, "url": url, "label": label, "active": current in names}
+    items.append(("notifications", reverse("web:notifications"), _("Notifications"),
+                  ("notifications",)))
+    unread = {"notifications": unread_count(user)}
+    return [{"name": name, "url": url, "label": label, "active": current in names,
+             "badge": unread.get(name, 0)}
             for name, url, label, names in items]
+
+
+def unread_count(user: User) -> int:
+    """The badge on the menu's notifications entry."""
+    return incident_selectors.notifications(user=user, unread_only=True).count()
 
 
 def render_page(request: HttpRequest, template: str, *, status: int = 200,

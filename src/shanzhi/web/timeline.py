@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy
 
 from shanzhi.accounts.models import Department
 from shanzhi.geo.models import Region
-from shanzhi.incidents import selectors
+from shanzhi.incidents import notices, selectors
 from shanzhi.incidents.models import (
     Attachment,
     Category,
@@ -26,9 +26,7 @@ from shanzhi.incidents.models import (
 
 from .actions import ACTION_LABELS, FIELD_LABELS, LEVELS, SATISFACTION, UNITS
 
-STAGES = {"accept": gettext_lazy("acceptance"), "dispatch": gettext_lazy("dispatch"),
-          "sign": gettext_lazy("signing"), "handle": gettext_lazy("handling"),
-          "verify": gettext_lazy("verification")}
+STAGES = notices.STAGE_LABELS
 OVERDUE_RULES = {"notify": gettext_lazy("the responsible were told"),
                  "supervise": gettext_lazy("supervised automatically"),
                  "escalate": gettext_lazy("escalated automatically")}

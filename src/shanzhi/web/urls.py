@@ -19,4 +19,9 @@ urlpatterns = [
          name="incident_act"),
     path("desk/", desk.department_desk, name="department_desk"),
     path("command/", command.command_centre, name="command"),
+    path("notifications/", views.notifications, name="notifications"),
+    path("notifications/read/", views.notifications_read_all, name="notifications_read_all"),
+    path("notifications/<int:pk>/", views.notification_open, name="notification"),
+    path("notifications/<int:pk>/read/", views.notification_read, name="notification_read"),
+    path("demo-progress.json", views.demo_progress, name="demo_progress"),
 ]

@@ -17,21 +17,26 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.contrib.auth.password_validation import password_validators_help_texts
-from django.http import HttpRequest, HttpResponse
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.http import require_POST
 
 from shanzhi.accounts import throttle, twofactor
 from shanzhi.accounts.models import Role, User
 from shanzhi.accounts.scope import Scope
 from shanzhi.core.errors import DomainError
 from shanzhi.core.errors import ValidationError as DomainValidationError
+from shanzhi.demo.progress import read_progress
 from shanzhi.geo.models import Level
 from shanzhi.incidents import selectors
+from shanzhi.incidents import services as incidents_services
 from shanzhi.incidents import workflow as wf
 
 from .desk import state_counts
@@ -283,6 +288,89 @@ def home(request: HttpRequest) -> HttpResponse:
     return render_page(request, "web/home.html", tiles=_tiles(user, scope),
                        entrances=_entrances(user), notifications=notes,
                        unread=selectors.notifications(user=user, unread_only=True).count())
+
+
+# ---------------------------------------------------------------- notifications
+
+#: How many notifications the notifications page lists at a time.
+NOTIFICATIONS_PAGE = 50
+
+
+@login_required
+def notifications(request: HttpRequest) -> HttpResponse:
+    """All the user's notifications, newest first, the unread ones marked."""
+    notes = selectors.notifications(user=request.user)
+    page = Paginator(notes, NOTIFICATIONS_PAGE).get_page(request.GET.get("page"))
+    return render_page(request, "web/notifications.html", page=page,
+                       unread=selectors.notifications(user=request.user,
+                                                      unread_only=True).count())
+
+
+def _own_notification(user: User, pk: int):
+    note = selectors.notifications(user=user).filter(pk=pk).first()
+    if note is None:  # someone else's, or none: the same answer
+        raise Http404
+    return note
+
+
+@login_required
+def notification_open(request: HttpRequest, pk: int) -> HttpResponse:
+    """Following a notification marks it read, then shows its incident."""
+    note = _own_notification(request.user, pk)
+    incidents_services.notifications_read(user=request.user, ids=[note.pk])
+    if note.incident is not None:
+        return redirect("web:incident", number=note.incident.number)
+    return redirect("web:notifications")
+
+
+def _back_to_list(request: HttpRequest) -> HttpResponse:
+    page = request.POST.get("page", "")
+    url = reverse("web:notifications")
+    return redirect(f"{url}?{urlencode({'page': page})}" if page.isdigit() else url)
+
+
+@login_required
+@require_POST
+def notification_read(request: HttpRequest, pk: int) -> HttpResponse:
+    note = _own_notification(request.user, pk)
+    incidents_services.notifications_read(user=request.user, ids=[note.pk])
+    return _back_to_list(request)
+
+
+@login_required
+@require_POST
+def notifications_read_all(request: HttpRequest) -> HttpResponse:
+    marked = incidents_services.notifications_read(user=request.user)
+    messages.success(request, ngettext("%(count)d notification marked as read.",
+                                       "%(count)d notifications marked as read.",
+                                       marked) % {"count": marked})
+    return _back_to_list(request)
+
+
+# ---------------------------------------------------------------- the demo's progress
+
+def demo_banner(now=None) -> str | None:
+    """What the pages say while the demo's history is being built, or None."""
+    progress = read_progress(now=now)
+    if progress is None:
+        return None
+    numbers = {"made": f"{progress.made:,}", "total": f"{progress.total:,}"}
+    minutes = progress.minutes_left(now)
+    if minutes is None:
+        return _("Demo data is being built: %(made)s / %(total)s incidents made so far, "
+                 "estimating the time left…") % numbers
+    return ngettext("Demo data is being built: %(made)s / %(total)s incidents made, about "
+                    "%(minutes)d minute to go",
+                    "Demo data is being built: %(made)s / %(total)s incidents made, about "
+                    "%(minutes)d minutes to go", minutes) % {**numbers, "minutes": minutes}
+
+
+@login_required
+def demo_progress(request: HttpRequest) -> JsonResponse:
+    """The banner's text for the pages that refresh it (``demo_progress.js``)."""
+    response = JsonResponse({"text": demo_banner()}, json_dumps_params={"ensure_ascii": False})
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 # ---------------------------------------------------------------- the map

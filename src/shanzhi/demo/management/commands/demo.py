@@ -17,6 +17,7 @@ from django.core.management.base import CommandParser
 from shanzhi.core.commands import OperatorCommand
 from shanzhi.demo.history import build_history
 from shanzhi.demo.load import DEMO_PASSWORD, build_demo, demo_exists
+from shanzhi.demo.progress import ProgressRecorder, clear_progress
 from shanzhi.incidents.models import Incident
 
 
@@ -48,8 +49,12 @@ class Command(OperatorCommand):
             self.progress(f"territory built in {time.monotonic() - started:.0f} s")
         history = opts["incidents"] > 0 and not Incident.objects.exists()
         if history and opts["no_serve"]:
-            build_history(days=opts["history_days"], incidents=opts["incidents"],
-                          seed=opts["seed"], progress=self.progress)
+            try:  # the pages show how far it is (demo/progress.py)
+                build_history(days=opts["history_days"], incidents=opts["incidents"],
+                              seed=opts["seed"], progress=self.progress,
+                              on_report=ProgressRecorder(total=opts["incidents"]))
+            finally:
+                clear_progress()
             self.progress(f"built in {time.monotonic() - started:.0f} s")
         self.stdout.write(
             f"\nDemo log-ins (password for all: {DEMO_PASSWORD})\n"
@@ -75,6 +80,7 @@ class Command(OperatorCommand):
         finally:
             if child.poll() is None:
                 child.terminate()
+                clear_progress()
                 self.progress(f"the history was stopped before its end (see {log}); "
                               "delete the data directory to build it again")
 
@@ -85,6 +91,7 @@ class Command(OperatorCommand):
         command = [sys.executable, "-m", "shanzhi.cli", "demo", "--no-serve",
                    "--incidents", str(opts["incidents"]), "--history-days",
                    str(opts["history_days"]), "--seed", str(opts["seed"])]
+        clear_progress()  # a record left by a build that was killed
         with log.open("w") as out:
             child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
         self.progress(f"building {opts['incidents']:,} incidents of history in the background "
@@ -92,7 +99,9 @@ class Command(OperatorCommand):
                       f"goes): tail -f {log}")
 
         def sweep_when_done() -> None:
-            if child.wait() == 0 and settings.WORKER_IN_SERVER:
+            code = child.wait()
+            clear_progress()  # however it ended, no banner promises more
+            if code == 0 and settings.WORKER_IN_SERVER:
                 from shanzhi.web.management.commands.serve import sweep_forever
 
                 sweep_forever()

@@ -1,13 +1,18 @@
 // The command centre: figures from /api/v1/command/summary, open incidents
 // from /api/v1/command/points, boundaries from /api/v1/geo/… (cached,
 // simplified), and the live feed from /api/v1/feed (Server-Sent Events).
-// Clicking an area drills into it; the breadcrumb climbs back up.
+// Clicking an area (or its name) drills into it; clicking a cluster zooms to
+// it; the breadcrumb climbs back up. Text on the map (names, cluster counts)
+// is drawn by MapLibre from the local fonts: the style has no glyphs URL.
+// The KPI tiles link to the case desk's list of what they count (the filters
+// come from the page's config, web/command.py's TILE_FILTERS).
 //
 // For tests: window.__commandReady is true once the figures and the map of
 // the current region are shown; window.__feedCount counts feed items shown.
 
 import { baseStyle } from "./basemap.js";
 
+const FONT = ["Noto Sans CJK SC"];
 const LOCAL_FONTS = "Noto Sans CJK SC, Source Han Sans SC, Microsoft YaHei, PingFang SC, sans-serif";
 const EMPTY = { type: "FeatureCollection", features: [] };
 const SHADES = ["#dfe9f3", "#f6d28b", "#ee9a4d", "#d9472b"];
@@ -97,12 +102,6 @@ class CommandCentre {
       "fill-opacity": ["case", ["boolean", ["feature-state", "hover"], false], 0.95, 0.78] } });
     map.addLayer({ id: "areas-line", type: "line", source: "areas",
                    paint: { "line-color": line, "line-width": 1.2 } });
-    const size = this.big ? 22 : 13;
-    map.addLayer({ id: "areas-labels", type: "symbol", source: "labels", layout: {
-      "text-field": ["get", "label"], "text-font": ["Noto Sans CJK SC"], "text-size": size,
-      "text-max-width": 8, "text-allow-overlap": false },
-      paint: { "text-color": this.big ? "#e6f0ff" : "#102a43",
-               "text-halo-color": this.big ? "#0b1a2e" : "#ffffff", "text-halo-width": 1.6 } });
     const k = this.big ? 1.8 : 1;
     map.addLayer({ id: "clusters", type: "circle", source: "points", filter: ["has", "point_count"],
                    paint: { "circle-color": ["case", [">", ["get", "red"], 0], "#c92a2a", "#1c7ed6"],
@@ -114,6 +113,20 @@ class CommandCentre {
                                              "yellow", "#f59f00", "#2f9e44"],
                             "circle-radius": 5 * k, "circle-stroke-color": "#fff",
                             "circle-stroke-width": 1.2 * k } });
+    // Counts on the clusters: always drawn, and never pushing a name away.
+    map.addLayer({ id: "cluster-count", type: "symbol", source: "points", filter: ["has", "point_count"],
+                   layout: { "text-field": ["get", "point_count_abbreviated"], "text-font": FONT,
+                             "text-size": 12 * k, "text-allow-overlap": true,
+                             "text-ignore-placement": true },
+                   paint: { "text-color": "#ffffff" } });
+    // The names with their figures, above the clusters (drawn last, placed first).
+    const size = this.big ? 30 : 13;
+    map.addLayer({ id: "areas-labels", type: "symbol", source: "labels", layout: {
+      "text-field": ["get", "label"], "text-font": FONT, "text-size": size,
+      "text-max-width": 12, "text-allow-overlap": false },
+      paint: { "text-color": this.big ? "#e6f0ff" : "#102a43",
+               "text-halo-color": this.big ? "#0b1a2e" : "#ffffff",
+               "text-halo-width": this.big ? 2.6 : 1.8 } });
     let hovered = null;
     map.on("mousemove", "areas-fill", (e) => {
       const f = e.features && e.features[0];
@@ -123,16 +136,25 @@ class CommandCentre {
       map.setFeatureState({ source: "areas", id: hovered }, { hover: true });
       map.getCanvas().style.cursor = "pointer";
     });
+    map.on("mouseenter", "areas-labels", () => { map.getCanvas().style.cursor = "pointer"; });
+    map.on("mouseenter", "clusters", () => { map.getCanvas().style.cursor = "zoom-in"; });
+    map.on("mouseleave", "clusters", () => { map.getCanvas().style.cursor = ""; });
     map.on("mouseleave", "areas-fill", () => {
       if (hovered !== null) map.setFeatureState({ source: "areas", id: hovered }, { hover: false });
       hovered = null;
       map.getCanvas().style.cursor = "";
     });
     map.on("click", (e) => {
-      const hits = map.queryRenderedFeatures(e.point, { layers: ["point", "clusters", "areas-fill"] });
+      // Top first: a point, a name (drawn above the clusters), a cluster, an area.
+      const hits = map.queryRenderedFeatures(e.point, { layers: ["point", "areas-labels", "clusters",
+                                                                 "areas-fill"] });
       if (!hits.length) return;
-      const f = hits[0];
+      let f = hits[0];
       if (f.layer.id === "point") return this.popup(f);
+      if (f.layer.id === "areas-labels") {
+        f = this.areaByCode(f.properties.code);
+        if (!f) return;
+      }
       if (f.layer.id === "clusters") {
         return map.getSource("points").getClusterExpansionZoom(f.properties.cluster_id)
           .then((zoom) => map.easeTo({ center: f.geometry.coordinates, zoom }));
@@ -142,12 +164,17 @@ class CommandCentre {
     });
   }
 
+  areaByCode(code) {
+    const f = (this.painted || []).find((a) => a.properties.code === code);
+    return f && { ...f, layer: { id: "areas-fill" } };
+  }
+
   popup(f) {
     const p = f.properties;
     const href = this.c.incidentUrl.replace("NUMBER", encodeURIComponent(p.number));
     const box = document.createElement("div");
     box.className = "cc-popup";
-    box.innerHTML = `<strong></strong><span class="light light-${p.light}"></span><p></p><a></a>`;
+    box.innerHTML = `<strong></strong><span class="cc-state cc-state-${p.light}"></span><p></p><a></a>`;
     box.querySelector("strong").textContent = p.number;
     box.querySelector("span").textContent = p.state;
     box.querySelector("p").textContent = p.category || this.t.unclassified;
@@ -196,17 +223,25 @@ class CommandCentre {
     if (region) {
       detail = await this.get(`geo/regions/${encodeURIComponent(region.code)}`);
       this.crumbs(detail);
-      if (detail.bbox) this.map.fitBounds(detail.bbox, { padding: 30, duration: 0 });
+      if (detail.bbox) this.map.fitBounds(detail.bbox, { padding: this.padding(), duration: 0 });
       const zoom = Math.max(8, Math.round(this.map.getZoom()) + 1);
       const shapes = await this.get(`geo/regions/${encodeURIComponent(region.code)}/children.geojson?zoom=${zoom}`);
       this.paint(shapes, summary.areas.items);
     } else {
       this.crumbs(null);
       const territory = await this.get("geo/territory");
-      if (territory.bbox) this.map.fitBounds(territory.bbox, { padding: 30, duration: 0 });
+      if (territory.bbox) this.map.fitBounds(territory.bbox, { padding: this.padding(), duration: 0 });
       this.paint(EMPTY, []);
     }
     await new Promise((resolve) => (this.map.loaded() ? resolve() : this.map.once("idle", resolve)));
+  }
+
+  // Room around the fitted area: the legend covers the map's foot.
+  padding() {
+    const legend = document.querySelector(".cc-legend");
+    const edge = Math.round(this.rem() * 1.5);
+    return { top: edge, left: edge, right: edge * 2,
+             bottom: edge + (legend ? legend.offsetHeight : 0) };
   }
 
   paint(shapes, items) {
@@ -214,14 +249,18 @@ class CommandCentre {
     const stats = new Map(items.map((a) => [a.code, a]));
     const features = shapes.features.map((f) => ({
       ...f, properties: { ...f.properties, ...(stats.get(f.properties.code) || {}) } }));
+    this.painted = features;
     this.map.getSource("areas").setData({ type: "FeatureCollection", features });
     const labels = features.map((f) => {
       const s = stats.get(f.properties.code) || {};
       const at = f.properties.label_point || f.properties.center;
       const point = Array.isArray(at) ? at : this.centroid(f.geometry);
       return { type: "Feature", geometry: { type: "Point", coordinates: point },
-               properties: { label: `${f.properties.name}\n${s.open ?? 0} / ${s.overdue ?? 0}` } };
+               properties: { code: f.properties.code,
+                             label: `${f.properties.name}\n${fmt(this.t.areaLabel,
+                                                                 { open: s.open ?? 0, overdue: s.overdue ?? 0 })}` } };
     });
+    this.labels = labels;  // for tests: where each name is drawn
     this.map.getSource("labels").setData({ type: "FeatureCollection", features: labels });
   }
 
@@ -259,6 +298,7 @@ class CommandCentre {
 
   show(summary) {
     const k = summary.kpis;
+    this.links(k.window);
     for (const tile of document.querySelectorAll("[data-kpi]")) {
       const value = k[tile.dataset.kpi];
       const out = tile.querySelector(".kpi-value");
@@ -269,6 +309,22 @@ class CommandCentre {
     this.bars(summary.categories);
     this.pie(summary.channels);
     this.overdue(summary.overdue);
+  }
+
+  // Each tile's list on the case desk, for the region open now (no links
+  // when the user's menu has no case desk: config.tileFilters is null).
+  links(window_) {
+    const filters = this.c.tileFilters;
+    if (!filters || !this.c.deskUrl) return;
+    const values = { "{first}": window_.first, "{today}": window_.last };
+    for (const tile of document.querySelectorAll("a[data-kpi]")) {
+      const query = new URLSearchParams();
+      for (const [name, value] of Object.entries(filters[tile.dataset.kpi] || {})) {
+        query.append(name, values[value] ?? value);
+      }
+      if (this.region) query.append("region", this.region);
+      tile.href = `${this.c.deskUrl}?${query}`;
+    }
   }
 
   theme() {
@@ -374,7 +430,7 @@ class CommandCentre {
   feedItem(row) {
     const list = this.el("feed-list");
     const li = document.createElement("li");
-    li.className = `feed-item light-${row.incident.light || "none"}`;
+    li.className = `feed-item cc-light-${row.incident.light || "none"}`;
     li.dataset.number = row.incident.number;
     li.dataset.action = row.action;
     const time = document.createElement("time");

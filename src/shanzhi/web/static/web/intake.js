@@ -39,6 +39,7 @@ export function startIntakeMap(maplibregl, config) {
                              geometry: { type: "Point", coordinates: point } } : EMPTY);
     if (!point) {
       map.setFilter("grid-picked", ["==", ["get", "code"], ""]);
+      refuse(false);
       return;
     }
     if (pan && !map.getBounds().contains(point)) map.easeTo({ center: point, duration: 0 });
@@ -50,14 +51,45 @@ export function startIntakeMap(maplibregl, config) {
     if (!place || !place.regions.length) {
       status.textContent = t.outside;
       status.classList.add("is-outside");
+      refuse(Boolean(place));
+      return;
+    }
+    const names = place.regions.filter((r) => r.level !== "city").map((r) => r.name);
+    // the intake's own rule (a grid worker: their grids; others: their
+    // territory), answered by the locate endpoint: a refused point is red and
+    // blocks the submit until it is moved
+    if (place.in_territory === false) {
+      status.textContent = place.territory_message;
+      status.classList.add("is-outside");
+      refuse(true);
       return;
     }
     status.classList.remove("is-outside");
-    const names = place.regions.filter((r) => r.level !== "city").map((r) => r.name);
+    refuse(false);
     status.textContent = place.grid
       ? `${t.inGrid}：${[place.grid.name, ...names].join(" · ")}`
       : [...names].join(" · ");
   }
+
+  // A point the user may not report at disables the submit while the place
+  // is given as a point (an address may still be chosen instead).
+  const submit = document.querySelector('#intake-form button[type="submit"]');
+  let refused = false;
+  function refuse(value) {
+    refused = value;
+    blockSubmit();
+  }
+  function blockSubmit() {
+    if (!submit) return;
+    const byPoint = !el("locate-point") || el("locate-point").checked;
+    submit.disabled = refused && byPoint;
+    if (submit.disabled) submit.title = status.textContent;
+    else submit.removeAttribute("title");
+    status.toggleAttribute("data-blocks-submit", submit.disabled);
+  }
+  document.getElementById("intake-form")?.addEventListener("change", (event) => {
+    if (event.target.name === "locate") blockSubmit();
+  });
 
   map.on("load", async () => {
     const territory = await get(`${config.apiBase}territory`);

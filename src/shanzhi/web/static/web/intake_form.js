@@ -11,6 +11,13 @@
   const category = form.querySelector("#i-category");
   const description = form.querySelector("#i-description");
   const counter = form.querySelector('[data-counter-for="i-description"]');
+  // No maxlength on the description (a paste would be cut in silence): past
+  // its limit the counter turns red and says how many characters too many,
+  // and the form refuses to submit, the text kept as typed.
+  const limit = Number(description.dataset.maxLength) || 0;
+  const counterLine = counter.closest(".counter-line");
+  const over = counterLine.querySelector("[data-counter-over]");
+  const refusal = form.querySelector("[data-description-refusal]");
 
   function showCategory() {
     const chosen = category.value;
@@ -44,12 +51,36 @@
     form.querySelector("#i-region").required = way === "address";
   }
 
+  // characters as the server counts them (code points, a line break as one)
+  const length = () => Array.from(description.value).length;
+
   function count() {
-    counter.textContent = String(description.value.length);
+    const n = length();
+    const excess = limit ? n - limit : 0;
+    counter.textContent = String(n);
+    counterLine.classList.toggle("over", excess > 0);
+    over.hidden = excess <= 0;
+    over.textContent = excess > 0 ? ` · ${counterLine.dataset.over.replace("{n}", excess)}` : "";
+    description.setCustomValidity(
+      excess > 0 ? counterLine.dataset.refuse.replace("{n}", excess) : "");
+    if (excess <= 0 && !refusal.hidden) {
+      refusal.hidden = true;
+      description.removeAttribute("aria-invalid");
+    }
+  }
+
+  function refuse(event) {
+    if (!limit || length() <= limit) return;
+    event.preventDefault();
+    refusal.textContent = description.validationMessage;
+    refusal.hidden = false;
+    description.setAttribute("aria-invalid", "true");
   }
 
   category.addEventListener("change", showCategory);
   description.addEventListener("input", count);
+  description.addEventListener("invalid", refuse);  // the browser refused the submit
+  form.addEventListener("submit", refuse);
   form.addEventListener("change", (event) => {
     if (event.target.name === "locate") showPlace();
   });
