@@ -24,6 +24,11 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
 ]
 VIEWPORT = {"width": 1920, "height": 1080}
+#: Where the tests' screenshots go: docs/screenshots/ with SHANZHI_SCREENSHOTS=1
+#: (`make screenshots`), else var/screenshots/.
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = (ROOT / "docs" / "screenshots" if os.environ.get("SHANZHI_SCREENSHOTS") == "1"
+               else ROOT / "var" / "screenshots")
 #: Rendering through SwiftShader is slow; a first map load may take several seconds.
 TIMEOUT_MS = 60_000
 

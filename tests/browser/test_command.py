@@ -20,8 +20,8 @@ from shanzhi.demo.history import build_history
 from shanzhi.demo.load import DEMO_PASSWORD, build_demo
 from shanzhi.incidents import workflow as wf
 from shanzhi.incidents.models import Incident
+from tests.browser.conftest import SCREENSHOTS
 from tests.browser.test_desk import (
-    SCREENSHOTS,
     _hotline_call,
     _housing_work,
     act,

@@ -7,7 +7,6 @@ screenshots of docs/screenshots/."""
 
 from __future__ import annotations
 
-import os
 import struct
 import zlib
 from pathlib import Path
@@ -22,7 +21,7 @@ from shanzhi.geo.models import Grid
 from shanzhi.incidents import services
 from shanzhi.incidents import workflow as wf
 from shanzhi.incidents.models import Incident
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, VIEWPORT
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, TIMEOUT_MS, VIEWPORT
 from tests.conftest import PASSWORD
 from tests.incidents import conftest as incident_fixtures
 from tests.incidents.conftest import ZHZF, ZJJ, incident_in, report
@@ -35,9 +34,6 @@ cast = incident_fixtures.cast
 seeded_taxonomy = incident_fixtures.seeded_taxonomy
 _fresh_calendar = incident_fixtures._fresh_calendar
 
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = (ROOT / "docs" / "screenshots" if os.environ.get("SHANZHI_SCREENSHOTS") == "1"
-               else ROOT / "var" / "screenshots")
 
 
 def photo_png(path: Path, width: int = 480, height: int = 360) -> Path:

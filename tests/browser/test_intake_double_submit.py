@@ -75,7 +75,7 @@ def test_a_call_sent_again_after_back_names_and_links_its_incident(bfcache_page,
 
 
 def _screenshots():
-    from tests.browser.test_map import SCREENSHOTS
+    from tests.browser.conftest import SCREENSHOTS
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS

@@ -11,8 +11,8 @@ import pytest
 from shanzhi.incidents import services
 from shanzhi.incidents import workflow as wf
 from shanzhi.incidents.models import Incident
-from tests.browser.conftest import TIMEOUT_MS
-from tests.browser.test_desk import SCREENSHOTS, sign_in
+from tests.browser.conftest import SCREENSHOTS, TIMEOUT_MS
+from tests.browser.test_desk import sign_in
 from tests.incidents import conftest as incident_fixtures
 from tests.incidents.conftest import WEST_POINT, incident_in, report
 

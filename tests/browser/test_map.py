@@ -4,9 +4,6 @@ The last test builds the Suzhou demo and saves the screenshots of docs/."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from shanzhi.accounts.models import Role, User
@@ -15,15 +12,12 @@ from shanzhi.demo.load import DEMO_PASSWORD, build_demo
 from shanzhi.geo.models import Grid
 from tests.conftest import PASSWORD
 
-from .conftest import click_map_at, pass_second_factor, rendered_codes, wait_for_map
+from .conftest import SCREENSHOTS, click_map_at, pass_second_factor, rendered_codes, wait_for_map
 
 pytestmark = pytest.mark.browser
 
 #: Where the screenshots go: docs/screenshots/ when SHANZHI_SCREENSHOTS=1 (to
 #: refresh the README's pictures), else a scratch folder under var/.
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = (ROOT / "docs" / "screenshots" if os.environ.get("SHANZHI_SCREENSHOTS") == "1"
-               else ROOT / "var" / "screenshots")
 
 
 def crumbs(page) -> list[str]:

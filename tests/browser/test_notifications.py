@@ -6,15 +6,14 @@ saved as screenshots (notifications.png, error-404.png)."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
 
 from shanzhi.incidents import workflow as wf
 from shanzhi.incidents.models import Notification
+from tests.browser.conftest import SCREENSHOTS
 from tests.conftest import PASSWORD
 from tests.incidents import conftest as incident_fixtures
 from tests.incidents.conftest import incident_in
@@ -26,9 +25,6 @@ cast = incident_fixtures.cast
 seeded_taxonomy = incident_fixtures.seeded_taxonomy
 _fresh_calendar = incident_fixtures._fresh_calendar
 
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = (ROOT / "docs" / "screenshots" if os.environ.get("SHANZHI_SCREENSHOTS") == "1"
-               else ROOT / "var" / "screenshots")
 TEXTS = ["事件 {n} 已派遣至虎丘区住建局", "事件 {n} 即将超期，请尽快处置",
          "事件 {n} 已被退回：不属于本部门职责", "事件 {n} 已处置，待核查",
          "事件 {n} 已超期 2 小时"]
