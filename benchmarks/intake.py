@@ -316,7 +316,8 @@ def _bare_inserts(ids: list[int]) -> float:
     notification rows with ``bulk_create`` only; incidents per second."""
     from django.db import transaction
 
-    from shanzhi.incidents.models import Incident, IncidentStage, Notification, TimelineEntry
+    from shanzhi.cases.models import Notification
+    from shanzhi.incidents.models import Incident, IncidentStage, TimelineEntry
 
     def rows(model, key: str) -> dict[int, list[dict]]:
         out: dict[int, list[dict]] = {}
@@ -327,7 +328,7 @@ def _bare_inserts(ids: list[int]) -> float:
     incidents = {row["id"]: row for row in Incident.objects.filter(id__in=ids).values()}
     stages = rows(IncidentStage, "incident_id")
     entries = rows(TimelineEntry, "incident_id")
-    notes = rows(Notification, "incident_id")
+    notes = rows(Notification, "case_id")
     began = time.perf_counter()
     for start in range(0, len(ids), 100):
         batch = ids[start:start + 100]
@@ -337,16 +338,16 @@ def _bare_inserts(ids: list[int]) -> float:
                 for i in batch])
             new_id = {old: copy.pk for old, copy in zip(batch, copies, strict=True)}
 
-            def copy(model, found, i, new_id=new_id):
-                return [model(**{**r, "id": None, "incident_id": new_id[i]})
-                        for r in found.get(i, [])]
+            def copy(model, found, i, new_id=new_id, key="incident_id"):
+                return [model(**{**r, "id": None, key: new_id[i]}) for r in found.get(i, [])]
 
             IncidentStage.objects.bulk_create([r for i in batch
                                                for r in copy(IncidentStage, stages, i)])
             TimelineEntry.objects.bulk_create([r for i in batch
                                                for r in copy(TimelineEntry, entries, i)])
             Notification.objects.bulk_create([r for i in batch
-                                              for r in copy(Notification, notes, i)])
+                                              for r in copy(Notification, notes, i,
+                                                            key="case_id")])
     return len(ids) / (time.perf_counter() - began)
 
 

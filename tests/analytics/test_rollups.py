@@ -21,11 +21,11 @@ from shanzhi.accounts.scope import Scope
 from shanzhi.analytics import naive, selectors
 from shanzhi.analytics.models import DayTally, MixTally, OpenTally
 from shanzhi.analytics.rollups import DAY_COUNTERS, OPEN_COUNTERS, areas_of
+from shanzhi.cases.sla import sweep
 from shanzhi.core.errors import DomainError
 from shanzhi.incidents import services
 from shanzhi.incidents import workflow as wf
 from shanzhi.incidents.models import Incident
-from shanzhi.incidents.sla import sweep
 from tests.incidents import conftest as incident_fixtures
 from tests.incidents.conftest import EAST_POINT, WEST_POINT, ZJJ, at
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from shanzhi.cases.models import IdempotencyKey, Notification
 from shanzhi.core.input import MAX_ID, MAX_OFFSET
 from shanzhi.incidents import services
-from shanzhi.incidents.models import IdempotencyKey, Incident, Notification
+from shanzhi.incidents.models import Incident
 from tests.incidents.conftest import WEST_POINT, report
 
 URL = "/api/v1/incidents"

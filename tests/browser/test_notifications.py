@@ -11,8 +11,8 @@ import re
 import pytest
 from django.utils import timezone
 
+from shanzhi.cases.models import Notification
 from shanzhi.incidents import workflow as wf
-from shanzhi.incidents.models import Notification
 from tests.browser.conftest import SCREENSHOTS
 from tests.conftest import PASSWORD
 from tests.incidents import conftest as incident_fixtures
@@ -50,10 +50,12 @@ def test_the_operator_reads_and_marks_the_notifications(new_page, live_server, c
     now = timezone.now()
     for i, text in enumerate(TEXTS):
         Notification.objects.create(
-            user=cast.west_operator, incident=incident, kind="test",
+            user=cast.west_operator, case_type="incident", case_id=incident.pk,
+            number=incident.number, kind="test",
             message=text.format(n=incident.number), created_at=now - dt.timedelta(minutes=7 * i),
             read_at=now if i >= 3 else None)
-    Notification.objects.create(user=cast.east_operator, incident=incident, kind="test",
+    Notification.objects.create(user=cast.east_operator, case_type="incident",
+                                case_id=incident.pk, number=incident.number, kind="test",
                                 message="别人的通知")
     page = new_page()
     base = live_server.url

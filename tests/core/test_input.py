@@ -14,8 +14,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
+from shanzhi.cases.models import IdempotencyKey
 from shanzhi.core.input import FORBIDDEN, MAX_ID, is_id
-from shanzhi.incidents.models import IdempotencyKey, Incident
+from shanzhi.incidents.models import Incident
 from shanzhi.open311.services import key_create
 
 URL = "/api/v1/incidents"

@@ -13,12 +13,13 @@ from django.utils import timezone
 from shapely.geometry import box
 
 from shanzhi.accounts.models import Department, GridWorker, Role
+from shanzhi.cases.models import Notification
 from shanzhi.demo.history import build_history
 from shanzhi.geo.index import reset_index
 from shanzhi.geo.models import Level
 from shanzhi.geo.services import NewNode, regions_add
 from shanzhi.incidents import workflow as wf
-from shanzhi.incidents.models import Incident, IncidentStage, Notification, TimelineEntry
+from shanzhi.incidents.models import Incident, IncidentStage, TimelineEntry
 from tests.conftest import _square_family
 
 pytestmark = pytest.mark.django_db

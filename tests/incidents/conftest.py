@@ -12,6 +12,7 @@ import pytest
 
 from shanzhi.accounts.models import Department, Role, User
 from shanzhi.accounts.services import user_create
+from shanzhi.cases.models import IdempotencyKey, Notification
 from shanzhi.core.calendar import SHANGHAI
 from shanzhi.core.models import reset_calendar
 from shanzhi.incidents import services
@@ -20,10 +21,8 @@ from shanzhi.incidents.models import (
     Attachment,
     Category,
     CategoryRules,
-    IdempotencyKey,
     Incident,
     IncidentStage,
-    Notification,
     TimelineEntry,
 )
 from shanzhi.incidents.taxonomy import seed

@@ -28,12 +28,12 @@ from django.utils import timezone
 
 from shanzhi.accounts.scope import Scope
 from shanzhi.accounts.services import token_create
+from shanzhi.cases.sla import sweep
 from shanzhi.core import events
 from shanzhi.incidents import feed, services
 from shanzhi.incidents import workflow as wf
 from shanzhi.incidents.feed import FeedReader, feed_cursor
 from shanzhi.incidents.models import Incident, TimelineEntry
-from shanzhi.incidents.sla import sweep
 from tests.incidents.conftest import EAST_POINT, ZJJ, report, step
 
 FEED = "/api/v1/feed"

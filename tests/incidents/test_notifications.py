@@ -10,9 +10,9 @@ import pytest
 
 from shanzhi.accounts.models import Role
 from shanzhi.accounts.services import user_create
+from shanzhi.cases.models import Notification
 from shanzhi.incidents import services
 from shanzhi.incidents import workflow as wf
-from shanzhi.incidents.models import Notification
 from tests.incidents.conftest import incident_in, report
 
 INBOX = "/api/v1/me/notifications"
@@ -125,7 +125,7 @@ def test_an_operator_added_or_switched_off_later_is_told_or_not_at_once(api, cas
     cast.town_operator.save()
     third = api.report(cast.worker)["number"]
     assert inbox(api, newcomer) == [("new", third), ("new", second)]
-    told = Notification.objects.filter(user=cast.town_operator).values_list("incident__number",
+    told = Notification.objects.filter(user=cast.town_operator).values_list("number",
                                                                           flat=True)
     assert sorted(told) == sorted([first, second])
 
@@ -154,7 +154,7 @@ def test_a_notification_is_a_record_rendered_in_the_readers_language(api, cast, 
 def test_a_sweep_notification_names_its_stage_in_the_readers_language(cast):
     from django.utils import translation
 
-    note = Notification(user=cast.town_operator, kind="overdue",
+    note = Notification(user=cast.town_operator, kind="overdue", case_type="incident",
                         params={"number": "SJ2026030200000001", "stage": "handle"})
     with translation.override("zh-hans"):
         assert note.text == "SJ2026030200000001 已超期（处置）"
@@ -203,21 +203,3 @@ def test_an_old_sentence_that_does_not_read_back_is_kept_as_it_was(cast):
                                        message="请尽快处理")
     with translation.override("en"):
         assert note.text == "请尽快处理"
-
-
-def test_the_migration_turns_old_rows_into_records_and_keeps_the_rest(cast):
-    from django.apps import apps
-    from django.utils import translation
-
-    readable = Notification.objects.create(user=cast.town_operator, kind="return",
-                                           message="SJ2026030200000001 被退单：非本部门职责")
-    odd = Notification.objects.create(user=cast.town_operator, kind="return", message="退单了")
-    MIGRATION.to_records(apps, None)
-    readable.refresh_from_db()
-    odd.refresh_from_db()
-    assert (readable.params, readable.message) == (
-        {"number": "SJ2026030200000001", "reason": "非本部门职责"}, "")
-    assert (odd.params, odd.message) == ({}, "退单了")
-    with translation.override("en"):
-        assert readable.text == "SJ2026030200000001 was returned: 非本部门职责"
-        assert odd.text == "退单了"

@@ -14,11 +14,12 @@ from django.core.management import call_command
 from django.db import connection
 from django.db.models import Count
 
+from shanzhi.cases.models import Notification
+from shanzhi.cases.sla import sweep
 from shanzhi.core.errors import Conflict
 from shanzhi.incidents import services
 from shanzhi.incidents import workflow as wf
-from shanzhi.incidents.models import Incident, IncidentStage, Notification, TimelineEntry
-from shanzhi.incidents.sla import sweep
+from shanzhi.incidents.models import Incident, IncidentStage, TimelineEntry
 from tests.incidents.conftest import at, drive, report
 
 TUESDAY = at(2026, 3, 10, 10, 0)     # reported now: accept warns 10:48, is due 11:00

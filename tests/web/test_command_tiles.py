@@ -13,9 +13,9 @@ from html import unescape
 import pytest
 import time_machine
 
+from shanzhi.cases.sla import sweep
 from shanzhi.incidents import services
 from shanzhi.incidents import workflow as wf
-from shanzhi.incidents.sla import sweep
 from tests.incidents.conftest import at, drive, report
 
 MONDAY = at(2026, 3, 9, 10, 0)

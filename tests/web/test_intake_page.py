@@ -11,8 +11,9 @@ import re
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from shanzhi.cases.models import IdempotencyKey
 from shanzhi.incidents import workflow as wf
-from shanzhi.incidents.models import Attachment, IdempotencyKey, Incident, TimelineEntry
+from shanzhi.incidents.models import Attachment, Incident, TimelineEntry
 from tests.incidents.conftest import WEST_POINT
 
 from .pages import forms

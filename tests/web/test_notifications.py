@@ -11,8 +11,8 @@ import re
 import pytest
 from django.utils import timezone
 
+from shanzhi.cases.models import Notification
 from shanzhi.incidents import workflow as wf
-from shanzhi.incidents.models import Notification
 from tests.incidents.conftest import incident_in
 
 ZH = {"HTTP_ACCEPT_LANGUAGE": "zh-hans"}
@@ -20,7 +20,9 @@ ZH = {"HTTP_ACCEPT_LANGUAGE": "zh-hans"}
 
 def notify(user, text: str, *, incident=None, minutes_ago: int = 0, read: bool = False):
     at = timezone.now() - dt.timedelta(minutes=minutes_ago)
-    return Notification.objects.create(user=user, incident=incident, kind="test", message=text,
+    case = {"case_type": "incident", "case_id": incident.pk, "number": incident.number} \
+        if incident else {}
+    return Notification.objects.create(user=user, **case, kind="test", message=text,
                                        created_at=at, read_at=at if read else None)
 
 

@@ -20,6 +20,7 @@ class Role(models.TextChoices):
     OPERATOR = "operator", _("Linkage-centre operator")
     HANDLER = "handler", _("Department handler")
     GRID_WORKER = "grid_worker", _("Grid worker")
+    MEDIATOR = "mediator", _("Mediator")
     VIEWER = "viewer", _("Viewer")
 
 

@@ -16,6 +16,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext
 
 from shanzhi.core.errors import NotFound, ValidationError
+from shanzhi.geo.crs import check_crs, check_lng_lat, to_wgs84
 from shanzhi.geo.index import Location, get_index
 from shanzhi.geo.models import Grid, Level, Region
 
@@ -143,6 +144,19 @@ def point_check_territory(*, location: Location,
                                   if n.level != Level.CITY)},
                               field="location", details={"region": region.code})
     return grid, region
+
+
+def locate_point(*, lng, lat, crs: str,
+                 scope: Scope | None) -> tuple[float, float, Grid | None, Region]:
+    """(lng, lat in WGS-84, grid, lowest region) of a point given in ``crs``
+    where ``scope``'s user may report (:func:`point_check_territory`)."""
+    if lng is None or lat is None:
+        raise ValidationError(gettext("Give both lng and lat."),
+                              field="lat" if lat is None else "lng")
+    lng_f, lat_f = check_lng_lat(lng, lat)
+    lng_f, lat_f = to_wgs84(lng_f, lat_f, check_crs(crs))
+    grid, region = point_check_territory(location=get_index().locate(lng_f, lat_f), scope=scope)
+    return lng_f, lat_f, grid, region
 
 
 def _check_own_grid(scope: Scope, grid, region: Region) -> None:

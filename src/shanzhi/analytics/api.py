@@ -18,6 +18,7 @@ from pydantic import Field
 from shanzhi.accounts.scope import Scope
 from shanzhi.core.input import Out, errors
 
+from . import mediation as figures
 from . import selectors
 
 router = Router(tags=["command centre"])
@@ -124,6 +125,34 @@ def summary(request: HttpRequest, region: RegionCode = ""):
         "overdue": selectors.longest_overdue(scope=scope, focus=focus),
         "areas": selectors.areas(scope=scope, focus=focus),
     }
+
+
+class MediationTypeOut(Out):
+    key: str
+    label: str
+    count: int
+
+
+class MediationOut(Out):
+    region: RegionOut | None
+    open: int
+    overdue: int
+    open_by_state: dict[str, int]
+    open_by_risk: dict[str, int]
+    open_by_type: dict[str, int]
+    types: list[MediationTypeOut]
+    outcomes: dict[str, int]
+    resolved: int
+    days_to_resolve: dict[str, float | None]
+    window: dict[str, str]
+
+
+@router.get("/mediation", response={200: MediationOut, **errors(404)},
+            summary="Dispute mediation figures for a region of my territory")
+def mediation(request: HttpRequest, region: RegionCode = ""):
+    scope, focus = _focus(request, region)
+    return {"region": _region_out(focus),
+            **figures.labelled(figures.mediation_figures(scope, paths=focus.paths))}
 
 
 @router.get("/points", response={200: PointsOut, **errors(404)},

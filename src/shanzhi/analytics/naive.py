@@ -12,6 +12,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from shanzhi.cases.lights import light_q
 from shanzhi.incidents import workflow as wf
 from shanzhi.incidents.models import Incident, IncidentStage
 
@@ -72,10 +73,9 @@ def open_counts(qs: QuerySet[Incident], by: tuple[str, ...] = ("path", "grid_id"
 
 def red(qs: QuerySet[Incident], now: dt.datetime) -> QuerySet[Incident]:
     """Open and past the deadline (the desks' red light)."""
-    return qs.filter(state__in=wf.OPEN_STATES, due_at__isnull=False).filter(
-        Q(overdue=True) | Q(due_at__lte=now))
+    return qs.filter(light_q("red", wf.OPEN_STATES, now))
 
 
 def yellow(qs: QuerySet[Incident], now: dt.datetime) -> QuerySet[Incident]:
     """Open, not yet due, past the warning (the desks' yellow light)."""
-    return qs.filter(state__in=wf.OPEN_STATES, overdue=False, due_at__gt=now, warn_at__lte=now)
+    return qs.filter(light_q("yellow", wf.OPEN_STATES, now))

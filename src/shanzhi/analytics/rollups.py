@@ -1,17 +1,18 @@
-"""Keeping the rollups current: one call at each write point of the incident
-services, inside their transaction.
+"""Keeping the rollups current: receivers of the case engine's hooks
+(``cases.hooks``) for incidents, connected in ``AnalyticsConfig.ready``,
+each called inside the transaction of the change.
 
-- ``incident_reported`` from ``services._create``: the new incident counts
+- ``incident_reported`` on ``created`` (intake): the new incident counts
   as reported on its day, in its category and channel, and as open in its grid.
-- ``incident_changing`` from ``services._apply``, just before the
-  compare-and-set update: the difference between the row as it is (read
+- ``incident_changing`` on ``changing`` (``cases.engine.apply``), just before
+  the compare-and-set update: the difference between the row as it is (read
   again, at the version the update will check, and locked) and as the update
   leaves it. If the update then loses the race, the transaction rolls back,
   counters included.
-- ``lights_changed`` from the overdue sweep (``sla.py``), when it marks an
-  incident yellow (``warned``) or red (``overdue``), in the same transaction
-  as the mark. Lights that came on since the last sweep are not in the
-  rollups: the selectors count those few live (``selectors.open_now``).
+- ``lights_changed`` on ``lights_changed`` (the sweep, ``cases.sla``), when it
+  marks an incident yellow (``warned``) or red (``overdue``), in the same
+  transaction as the mark. Lights that came on since the last sweep are not
+  in the rollups: the selectors count those few live (``selectors.open_now``).
 
 Every write is an upsert (``INSERT … ON CONFLICT … DO UPDATE SET n = n +
 excluded.n``), the same SQL on SQLite and PostgreSQL, on a row per day and
@@ -117,7 +118,7 @@ def incident_changing(incident: Incident, updates: Mapping) -> None:
     on_time = True
     if (before.state == wf.CLOSED) != (after.state == wf.CLOSED):
         # closing ends the running stage, late if its deadline has passed
-        # (services._close_stage); a reopen finds every stage ended
+        # (cases.engine.close_stage); a reopen finds every stage ended
         closing_late = (after.state == wf.CLOSED and incident.due_at is not None
                         and incident.due_at < updates.get("updated_at", timezone.now()))
         on_time = not closing_late and not IncidentStage.objects.filter(
@@ -135,6 +136,19 @@ def lights_changed(incident: Incident, *, before: tuple[bool, bool],
                    after: tuple[bool, bool]) -> None:
     """The sweep changed an open incident's (warned, overdue) flags."""
     _run([_open(incident, _minus(lights(True, *after), lights(True, *before)))])
+
+
+def on_created(sender, *, case: Incident, **kwargs) -> None:
+    incident_reported(case)
+
+
+def on_changing(sender, *, case: Incident, updates: Mapping, **kwargs) -> None:
+    incident_changing(case, updates)
+
+
+def on_lights_changed(sender, *, case: Incident, before: tuple[bool, bool],
+                      after: tuple[bool, bool], **kwargs) -> None:
+    lights_changed(case, before=before, after=after)
 
 
 def _minus(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:

@@ -28,6 +28,7 @@ from django.utils.translation import gettext
 
 from shanzhi.accounts.models import Role
 from shanzhi.accounts.scope import Scope
+from shanzhi.cases.lights import light_of
 from shanzhi.core.errors import PermissionDenied
 from shanzhi.geo.models import Level, Region
 from shanzhi.incidents import selectors as incident_selectors
@@ -333,9 +334,8 @@ def points(*, scope: Scope, focus: Focus, now: dt.datetime | None = None,
     states = dict(Incident._meta.get_field("state").choices)
     out = []
     for r in rows:
-        due, warn = r["due_at"], r["warn_at"]
-        light = ("red" if r["overdue"] or (due and due <= now) else
-                 "yellow" if warn and warn <= now else "green")
+        light = light_of(is_open=True, due_at=r["due_at"], warn_at=r["warn_at"],
+                         overdue=r["overdue"], now=now)
         out.append({"number": r["number"], "lng": round(r["lng"], 6), "lat": round(r["lat"], 6),
                     "state": str(states[r["state"]]), "light": light,
                     "category": r["category__name"] or ""})

@@ -11,11 +11,13 @@ from ninja.errors import ValidationError as NinjaValidationError
 from shanzhi.accounts.api import router as tokens_router
 from shanzhi.accounts.auth import BearerToken, Session
 from shanzhi.analytics.api import router as command_router
+from shanzhi.cases.api import router as inbox_router
 from shanzhi.core.api import router as calendar_router
 from shanzhi.core.errors import DomainError, NotAuthenticated, NotFound
 from shanzhi.core.input import ERROR_STATUSES, ErrorOut
 from shanzhi.geo.api import router as geo_router
 from shanzhi.incidents.api import router as incidents_router
+from shanzhi.mediation.api import router as mediation_router
 
 
 class ShanzhiAPI(NinjaAPI):
@@ -106,5 +108,7 @@ def http_error(request, exc: NinjaHttpError):
 api.add_router("/geo/", geo_router)
 api.add_router("/calendar/", calendar_router)
 api.add_router("/", incidents_router)
+api.add_router("/", mediation_router)
+api.add_router("/", inbox_router)
 api.add_router("/command/", command_router)
 api.add_router("/tokens/", tokens_router)

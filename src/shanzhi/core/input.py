@@ -19,6 +19,7 @@ The numbers the API takes (ids, ``limit``, ``offset``, ``zoom``) are
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -34,7 +35,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, WithJsonSchema
 
 from .errors import DomainError, NotFound, TooLarge, ValidationError
 
@@ -77,6 +78,20 @@ def ascii_number(value: Any) -> Any:
 AsciiInt = Annotated[int, BeforeValidator(ascii_number)]
 #: An id in a JSON body: a JSON integer (not a text, not a boolean).
 Id = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
+
+
+def iso_day(value: Any) -> Any:
+    """A pydantic ``BeforeValidator``: a day in a query is written YYYY-MM-DD
+    (not a number of seconds, not a date and time)."""
+    if isinstance(value, str) and not ISO_DAY.match(value):
+        raise ValueError("must be a day written YYYY-MM-DD")
+    return value
+
+
+ISO_DAY = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+#: A day in a query: ``2026-12-02``.
+Day = Annotated[dt.date, BeforeValidator(iso_day), WithJsonSchema(
+    {"type": "string", "format": "date"})]
 
 
 def is_id(text: str) -> bool:
@@ -268,3 +283,11 @@ def errors(*statuses: int) -> dict[int, type[ErrorOut]]:
     """The ``response=`` entries of an operation's error statuses (400 and
     401 always: any input may be refused, any caller may be unknown)."""
     return {status: ErrorOut for status in sorted({400, 401, *statuses})}
+
+
+def longest(limit: int) -> dict:
+    """A text's limit as the schema states it: the service refuses a longer
+    one (in the user's language, naming the field and the limit), so the
+    model does not check it first with a message of its own."""
+    return {"json_schema_extra": {"maxLength": limit},
+            "description": f"at most {limit:,} characters"}

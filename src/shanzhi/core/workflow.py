@@ -34,6 +34,15 @@ class Transition:
         return self.target or state
 
 
+def step(action: str, sources, target: str | None, roles, requires=(), counter: str | None = None,
+         label: str = "") -> Transition:
+    """One row of a table, written short: ``step("sign", [DISPATCHED],
+    IN_PROGRESS, [HANDLER], label="Sign for it")``."""
+    return Transition(action=action, sources=frozenset(sources), target=target,
+                      roles=frozenset(roles), requires=tuple(requires), counter=counter,
+                      label=label)
+
+
 @dataclass(frozen=True)
 class Workflow:
     name: str

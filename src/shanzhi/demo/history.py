@@ -41,11 +41,13 @@ from django.utils import timezone
 
 from shanzhi.accounts import staff
 from shanzhi.accounts.models import Department, GridWorker, Role, User
+from shanzhi.cases import sla
 from shanzhi.core.calendar import get_calendar
 from shanzhi.core.errors import DomainError
 from shanzhi.geo.models import Grid, Level, Region
-from shanzhi.incidents import services, sla
+from shanzhi.incidents import services
 from shanzhi.incidents import workflow as wf
+from shanzhi.incidents.case import limit as incident_limit
 from shanzhi.incidents.models import Category, Channel, Device, Incident, RoutingRule
 
 # ---------------------------------------------------------------- the mix
@@ -466,10 +468,9 @@ class _Simulation:
         (a share above 1 is late), plus a few minutes of jitter."""
         incident = case.incident
         stage = stage or incident.stage or "handle"
-        deadline = services.stage_deadline(rules=incident.rules, stage=stage,
-                                           urgency=incident.urgency, start=start)
-        amount = min(max(deadline.amount * share, 0.02), deadline.amount * 6)
-        at = self.calendar.add(start, round(amount, 3), deadline.unit).at
+        limit = incident_limit(incident, stage)
+        amount = min(max(limit["amount"] * share, 0.02), limit["amount"] * 6)
+        at = self.calendar.add(start, round(amount, 3), limit["unit"]).at
         return max(at, start + dt.timedelta(minutes=1)) + dt.timedelta(
             seconds=case.rng.randrange(300))
 

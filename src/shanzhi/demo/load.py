@@ -149,6 +149,8 @@ def _personas(city: Region) -> list[DemoLogin]:
                                            "worker_kind": GridWorker.Kind.PART_TIME},
          "兼职网格员"),
         ("viewer", Role.VIEWER, {"region_code": city.code}, "市级查看"),
+        # the district's mediation centre (demo/mediation.py) gives them their cases
+        ("mediator_320508", Role.MEDIATOR, {"region_code": gusu.code}, "姑苏区人民调解员"),
     ]
     logins = []
     for username, role, anchor, display in specs:

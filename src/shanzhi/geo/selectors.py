@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
@@ -11,11 +12,13 @@ from django.core.cache import cache
 from django.db.models import Count, Q
 from django.utils.translation import gettext
 
-from shanzhi.accounts.scope import Scope
 from shanzhi.core.errors import ValidationError
 
 from .index import get_index
 from .models import Grid, Level, Region, TerritoryRevision
+
+if TYPE_CHECKING:  # the actor's territory (accounts.scope) is passed in: geo sits below accounts
+    from shanzhi.accounts.scope import Scope
 
 MAX_ZOOM = 18
 

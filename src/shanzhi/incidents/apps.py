@@ -10,9 +10,13 @@ class IncidentsConfig(AppConfig):
     verbose_name = _("Incidents")
 
     def ready(self) -> None:
+        from shanzhi.cases.registry import register
+
         from . import rulebook
+        from .case import INCIDENT_CASE
         from .feed import timeline_written
 
+        register(INCIDENT_CASE)
         rulebook.connect()
 
         # every timeline row written wakes the live feed (docs/feed.md)

@@ -1,6 +1,7 @@
 """Incidents (事件) and what hangs on them: categories with versioned rules,
-routing rules, stage deadlines, the timeline, attachments, notifications,
-idempotency keys, and the devices that report by webhook."""
+routing rules, and the devices that report by webhook; the incident's stage
+deadlines, timeline and attachments are its tables of the case engine's
+abstract models (``cases.models``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from shanzhi.accounts.models import Department
-from shanzhi.core.models import AppendOnlyModel
+from shanzhi.cases.models import Attachment as BaseAttachment
+from shanzhi.cases.models import Case, Entry, Stage
 from shanzhi.geo.models import Grid, Region
 
 from . import workflow as wf
@@ -159,13 +161,16 @@ class Device(models.Model):
         return f"{self.device_id} {self.name}"
 
 
-class Incident(models.Model):
-    number = models.CharField(_("number"), max_length=32, unique=True)
+class Incident(Case):
+    # the foreign keys no query filters on have no index of their own (docs/cases.md,
+    # "Indexes"): their parents are retired or switched off, never deleted
+    number = models.CharField(_("number"), max_length=32)
     channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
     category = models.ForeignKey(Category, verbose_name=_("category"), null=True, blank=True,
-                                 on_delete=models.PROTECT, related_name="incidents")
+                                 on_delete=models.PROTECT, related_name="incidents",
+                                 db_index=False)
     rules = models.ForeignKey(CategoryRules, verbose_name=_("rules"), null=True, blank=True,
-                              on_delete=models.PROTECT, related_name="incidents")
+                              on_delete=models.PROTECT, related_name="incidents", db_index=False)
     urgency = models.CharField(_("urgency"), max_length=16, default="normal")
     description = models.TextField(_("description"))
     address = models.CharField(_("address"), max_length=300, blank=True)
@@ -174,179 +179,93 @@ class Incident(models.Model):
     grid = models.ForeignKey(Grid, verbose_name=_("grid"), null=True, blank=True,
                              on_delete=models.PROTECT, related_name="incidents")
     region = models.ForeignKey(Region, verbose_name=_("region"), on_delete=models.PROTECT,
-                               related_name="incidents", help_text=_("The lowest region located"))
-    #: The located region's path: what scope filters on.
-    path = models.CharField(max_length=255, db_index=True, editable=False)
+                               related_name="incidents", help_text=_("The lowest region located"),
+                               db_index=False)
     #: The linkage centre that holds the incident now.
     holder = models.ForeignKey(Region, verbose_name=_("linkage centre"),
-                               on_delete=models.PROTECT, related_name="held_incidents")
+                               on_delete=models.PROTECT, related_name="held_incidents",
+                               db_index=False)
+    #: (indexed by ``incident_department_state``, which leads with it)
     department = models.ForeignKey(Department, verbose_name=_("department"), null=True,
-                                   blank=True, on_delete=models.PROTECT, related_name="incidents")
+                                   blank=True, on_delete=models.PROTECT, related_name="incidents",
+                                   db_index=False)
     state = models.CharField(_("state"), max_length=16, choices=State.choices,
                              default=State.REPORTED)
-    #: Bumped by every change: the compare-and-set token.
-    version = models.PositiveIntegerField(default=1)
     reporter = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("reporter"), null=True,
-                                 blank=True, on_delete=models.SET_NULL, related_name="+")
-    device = models.ForeignKey(Device, null=True, blank=True, on_delete=models.SET_NULL)
+                                 blank=True, on_delete=models.SET_NULL, related_name="+",
+                                 db_index=False)
+    device = models.ForeignKey(Device, null=True, blank=True, on_delete=models.SET_NULL,
+                               db_index=False)
     contact_name = models.CharField(_("contact name"), max_length=100, blank=True)
     contact_phone = models.CharField(_("contact phone"), max_length=32, blank=True)
     reported_at = models.DateTimeField(_("reported at"), db_index=True)
-    created_at = models.DateTimeField(_("created at"), default=timezone.now)
-    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
-    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     extra = models.JSONField(_("extra fields"), default=dict, blank=True)
     merged_into = models.ForeignKey("self", verbose_name=_("duplicate of"), null=True,
                                     blank=True, on_delete=models.PROTECT,
-                                    related_name="duplicates")
-    # the stage running now and its deadline (copied from the open IncidentStage)
-    stage = models.CharField(_("stage"), max_length=16, blank=True)
-    warn_at = models.DateTimeField(null=True, blank=True)
+                                    related_name="duplicates", db_index=False)
     due_at = models.DateTimeField(_("due at"), null=True, blank=True, db_index=True)
-    overdue = models.BooleanField(_("overdue"), default=False)
-    warned = models.BooleanField(default=False)
-    pending_extension = models.JSONField(null=True, blank=True)
     self_resolved = models.BooleanField(_("resolved on the spot"), default=False)
     satisfaction = models.PositiveSmallIntegerField(_("satisfaction"), null=True, blank=True)
     return_count = models.PositiveIntegerField(default=0)
     rework_count = models.PositiveIntegerField(default=0)
-    supervise_count = models.PositiveIntegerField(default=0)
-    extension_count = models.PositiveIntegerField(default=0)
-    escalate_count = models.PositiveIntegerField(default=0)
-    reopen_count = models.PositiveIntegerField(default=0)
 
     class Meta:
         verbose_name = _("incident")
         verbose_name_plural = _("incidents")
         ordering = ["-reported_at"]
+        constraints = [models.UniqueConstraint(fields=["number"], name="incident_number_unique")]
+        # each read by a real query shape (docs/cases.md, "Indexes"; EXPLAIN at 1 M incidents)
         indexes = [
-            models.Index(fields=["state", "due_at"], name="incident_state_due"),
-            models.Index(fields=["overdue", "due_at"], name="incident_overdue_due"),
-            models.Index(fields=["warned", "warn_at"], name="incident_warned_warn"),
-            # the open incidents, marked overdue first, then by deadline: the
-            # map's most urgent, and the few past due but not yet marked
+            # the scope: path LIKE 'prefix%' (outside the C collation a plain b-tree cannot)
+            models.Index(fields=["path"], name="incident_path", opclasses=["varchar_pattern_ops"]),
+            # the open incidents, marked overdue first, then by deadline: the map's most urgent,
+            # the red counts, the longest overdue, the sweep's overdue pass
             models.Index(fields=["-overdue", "due_at", "id"], name="incident_open_urgent",
                          condition=models.Q(state__in=sorted(wf.OPEN_STATES))),
+            # the open incidents not yet warned, by their warning time: the sweep's warning
+            # pass and the command centre's live yellow count
+            models.Index(fields=["warn_at"], name="incident_open_unwarned",
+                         condition=models.Q(state__in=sorted(wf.OPEN_STATES), warned=False)),
+            # a department's cases, by state (the handler's desk and tabs)
             models.Index(fields=["department", "state"], name="incident_department_state"),
-            models.Index(fields=["grid", "state"], name="incident_grid_state"),
+            # a device's alerts (only IoT and video incidents have one)
+            models.Index(fields=["device"], name="incident_device",
+                         condition=models.Q(device__isnull=False)),
         ]
 
     def __str__(self) -> str:
         return self.number
 
 
-class IncidentStage(models.Model):
+class IncidentStage(Stage):
     """One stage an incident went through, with its deadline in working time."""
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="stages")
-    stage = models.CharField(max_length=16)
-    started_at = models.DateTimeField()
-    warn_at = models.DateTimeField()
-    due_at = models.DateTimeField(db_index=True)
-    ended_at = models.DateTimeField(null=True, blank=True)
-    overdue = models.BooleanField(default=False)
-    amount = models.FloatField()
-    unit = models.CharField(max_length=16)
-    #: Warnings of the calendar (e.g. a year without an official schedule).
-    warnings = models.JSONField(default=list, blank=True)
 
-    class Meta:
-        verbose_name = _("stage deadline")
-        verbose_name_plural = _("stage deadlines")
+    class Meta(Stage.Meta):
         ordering = ["incident", "started_at", "id"]
 
     def __str__(self) -> str:
         return f"{self.incident} {self.stage}"
 
 
-class TimelineEntry(AppendOnlyModel):
-    """One immutable row per action: who, when, from which state to which, and what."""
+class TimelineEntry(Entry):
+    """One immutable row per action on an incident."""
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="timeline")
-    action = models.CharField(_("action"), max_length=32)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("actor"), null=True,
-                              blank=True, on_delete=models.PROTECT, related_name="+")
-    at = models.DateTimeField(_("at"), default=timezone.now)
-    from_state = models.CharField(_("from"), max_length=16, blank=True)
-    to_state = models.CharField(_("to"), max_length=16, blank=True)
-    data = models.JSONField(_("data"), default=dict, blank=True)
 
-    class Meta:
-        verbose_name = _("timeline entry")
-        verbose_name_plural = _("timeline")
+    class Meta(Entry.Meta):
         ordering = ["incident", "at", "id"]
-        indexes = [models.Index(fields=["at"], name="timeline_at")]
 
     def __str__(self) -> str:
         return f"{self.incident_id} {self.action}"
 
 
-class Attachment(models.Model):
+class Attachment(BaseAttachment):
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="attachments")
     entry = models.ForeignKey(TimelineEntry, null=True, blank=True, on_delete=models.PROTECT,
                               related_name="attachments")
     file = models.FileField(upload_to="incidents/%Y/%m/")
-    content_type = models.CharField(max_length=64)
-    size = models.PositiveIntegerField()
-    sha256 = models.CharField(max_length=64)
-    name = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
 
-    class Meta:
-        verbose_name = _("attachment")
-        verbose_name_plural = _("attachments")
-
-    def __str__(self) -> str:
-        return self.name or self.sha256[:12]
-
-
-class IdempotencyKey(models.Model):
-    """A retried intake with the same key returns the first incident; the same
-    key with other content is refused."""
-
-    owner = models.CharField(max_length=80)
-    key = models.CharField(max_length=200)
-    request_hash = models.CharField(max_length=64)
-    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="+")
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["owner", "key"],
-                                               name="idempotency_owner_key_unique")]
-
-    def __str__(self) -> str:
-        return f"{self.owner}:{self.key}"
-
-
-class Notification(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="notifications")
-    incident = models.ForeignKey(Incident, null=True, blank=True, on_delete=models.CASCADE,
-                                 related_name="+")
-    #: What happened: a workflow action, or ``new``, ``warn``, ``overdue``.
-    kind = models.CharField(max_length=32)
-    #: Its particulars (incident number, excerpt, centre, reason, actor …):
-    #: the text is rendered from them when read (``incidents.notices``).
-    params = models.JSONField(default=dict, blank=True)
-    #: The text of a row written before notifications were records, when its
-    #: sentence could not be read back into ``params``; empty otherwise.
-    message = models.CharField(max_length=300, blank=True, default="")
-    created_at = models.DateTimeField(default=timezone.now)
-    read_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        verbose_name = _("notification")
-        verbose_name_plural = _("notifications")
-        ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["user", "read_at", "created_at"],
-                                name="notification_inbox")]
-
-    def __str__(self) -> str:
-        return f"{self.user_id} {self.kind}"
-
-    @property
-    def text(self) -> str:
-        """What the notification says, in the language active now."""
-        from .notices import render
-
-        return render(self.kind, self.params, self.message)
+    class Meta(BaseAttachment.Meta):
+        pass

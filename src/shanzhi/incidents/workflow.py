@@ -4,7 +4,7 @@ checks the two agree."""
 
 from __future__ import annotations
 
-from shanzhi.core.workflow import Transition, Workflow
+from shanzhi.core.workflow import Workflow, step
 
 REPORTED = "reported"
 REGISTERED = "registered"
@@ -26,50 +26,44 @@ OPS = frozenset({CITY_ADMIN, OPERATOR})
 VERIFIERS = OPS | {GRID_WORKER}
 
 
-def _t(action, sources, target, roles, requires=(), counter=None, label=""):
-    return Transition(action=action, sources=frozenset(sources), target=target,
-                      roles=frozenset(roles), requires=tuple(requires), counter=counter,
-                      label=label)
-
-
 INCIDENT = Workflow(
     name="incident",
     states=STATES,
     initial=REPORTED,
     final=frozenset({CLOSED, REJECTED}),
     transitions=(
-        _t("accept", [REPORTED], REGISTERED, OPS, label="Accept and register"),
-        _t("reject", [REPORTED], REJECTED, OPS, ["reason"], label="Reject the report"),
-        _t("merge", [REPORTED], REJECTED, OPS, ["original"],
-           label="Merge as a duplicate of another incident"),
-        _t("self_resolve", [REPORTED], CLOSED, [GRID_WORKER], ["result"],
-           label="Resolved on the spot"),
-        _t("assign_down", [REPORTED, REGISTERED], None, OPS, ["region"],
-           label="Assign to a lower linkage centre"),
-        _t("dispatch", [REGISTERED], DISPATCHED, OPS, ["department"],
-           label="Dispatch to a department"),
-        _t("escalate", [REGISTERED, DISPATCHED, IN_PROGRESS], REGISTERED, OPS | {HANDLER},
-           ["reason"], counter="escalate_count", label="Escalate to the level above"),
-        _t("sign", [DISPATCHED], IN_PROGRESS, [HANDLER], label="Sign for it"),
-        _t("return", [DISPATCHED, IN_PROGRESS], REGISTERED, [HANDLER], ["reason"],
-           counter="return_count", label="Return to the dispatcher"),
-        _t("report_result", [IN_PROGRESS], HANDLED, [HANDLER], ["result"],
-           label="Report the result"),
-        _t("verify_pass", [HANDLED], CLOSED, VERIFIERS, label="Verified: close"),
-        _t("verify_fail", [HANDLED], IN_PROGRESS, VERIFIERS, ["reason"],
-           counter="rework_count", label="Verification failed: rework"),
-        _t("request_extension", [IN_PROGRESS], None, [HANDLER], ["reason", "amount"],
-           label="Ask for more time"),
-        _t("approve_extension", [IN_PROGRESS], None, OPS, counter="extension_count",
-           label="Approve the extension"),
-        _t("refuse_extension", [IN_PROGRESS], None, OPS, ["reason"],
-           label="Refuse the extension"),
-        _t("supervise", [REGISTERED, DISPATCHED, IN_PROGRESS, HANDLED], None, OPS, ["note"],
-           counter="supervise_count", label="Supervise (urge)"),
-        _t("callback", [CLOSED], None, OPS, ["satisfaction"],
-           label="Record the call-back"),
-        _t("reopen", [CLOSED], REGISTERED, OPS, ["reason"], counter="reopen_count",
-           label="Reopen after a dissatisfied call-back"),
+        step("accept", [REPORTED], REGISTERED, OPS, label="Accept and register"),
+        step("reject", [REPORTED], REJECTED, OPS, ["reason"], label="Reject the report"),
+        step("merge", [REPORTED], REJECTED, OPS, ["original"],
+             label="Merge as a duplicate of another incident"),
+        step("self_resolve", [REPORTED], CLOSED, [GRID_WORKER], ["result"],
+             label="Resolved on the spot"),
+        step("assign_down", [REPORTED, REGISTERED], None, OPS, ["region"],
+             label="Assign to a lower linkage centre"),
+        step("dispatch", [REGISTERED], DISPATCHED, OPS, ["department"],
+             label="Dispatch to a department"),
+        step("escalate", [REGISTERED, DISPATCHED, IN_PROGRESS], REGISTERED, OPS | {HANDLER},
+             ["reason"], counter="escalate_count", label="Escalate to the level above"),
+        step("sign", [DISPATCHED], IN_PROGRESS, [HANDLER], label="Sign for it"),
+        step("return", [DISPATCHED, IN_PROGRESS], REGISTERED, [HANDLER], ["reason"],
+             counter="return_count", label="Return to the dispatcher"),
+        step("report_result", [IN_PROGRESS], HANDLED, [HANDLER], ["result"],
+             label="Report the result"),
+        step("verify_pass", [HANDLED], CLOSED, VERIFIERS, label="Verified: close"),
+        step("verify_fail", [HANDLED], IN_PROGRESS, VERIFIERS, ["reason"],
+             counter="rework_count", label="Verification failed: rework"),
+        step("request_extension", [IN_PROGRESS], None, [HANDLER], ["reason", "amount"],
+             label="Ask for more time"),
+        step("approve_extension", [IN_PROGRESS], None, OPS, counter="extension_count",
+             label="Approve the extension"),
+        step("refuse_extension", [IN_PROGRESS], None, OPS, ["reason"],
+             label="Refuse the extension"),
+        step("supervise", [REGISTERED, DISPATCHED, IN_PROGRESS, HANDLED], None, OPS, ["note"],
+             counter="supervise_count", label="Supervise (urge)"),
+        step("callback", [CLOSED], None, OPS, ["satisfaction"],
+             label="Record the call-back"),
+        step("reopen", [CLOSED], REGISTERED, OPS, ["reason"], counter="reopen_count",
+             label="Reopen after a dissatisfied call-back"),
     ),
 )
 

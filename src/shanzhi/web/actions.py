@@ -2,19 +2,20 @@
 
 Which actions a user may take now comes from
 ``incidents.services.available_actions``; which fields each one takes from
-``incidents.api.ACTION_FIELDS`` and the workflow table's ``requires``. This
-module only names them in the user's language and says how to draw them."""
+``incidents.actions.ACTION_FIELDS`` and the workflow table's ``requires``. This
+module only names them in the user's language and says how to draw them
+(their forms are ``web/case.py``'s, as any case type's)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from django.utils.translation import gettext_lazy as _
 
+from shanzhi.cases import notices as case_notices
 from shanzhi.incidents import notices
-from shanzhi.incidents import workflow as wf
-from shanzhi.incidents.api import ACTION_FIELDS, PHOTO_ACTIONS
-from shanzhi.incidents.services import ACTION_TEXTS
+from shanzhi.incidents.actions import ACTION_FIELDS, PHOTO_ACTIONS
+from shanzhi.incidents.case import INCIDENT_CASE
+
+from . import case as case_page
 
 #: Every timeline action, including intake and the overdue sweep's.
 ACTION_LABELS = notices.ACTION_LABELS
@@ -34,10 +35,9 @@ FIELD_LABELS_BY_ACTION = {
     ("supervise", "note"): _("Instruction"),
     ("callback", "note"): _("What the citizen said"),
 }
-TEXTAREAS = {"note", "reason", "result"}
 #: Selects whose first choice is the service's default.
 DEFAULTED = {"unit", "level"}
-UNITS = tuple(notices.UNIT_LABELS.items())
+UNITS = tuple(case_notices.UNIT_LABELS.items())
 LEVELS = (("yellow", _("Yellow card")), ("red", _("Red card")), ("black", _("Black card")))
 #: The urgency levels of the seed taxonomy (a category's rules may name others).
 URGENCIES = {"normal": _("Normal"), "urgent": _("Urgent"), "critical": _("Critical")}
@@ -74,72 +74,27 @@ SUCCESS = {
 }
 
 
-@dataclass(frozen=True)
-class FieldSpec:
-    name: str
-    label: str
-    widget: str  # textarea, select, text, number, file
-    required: bool
-    choices: tuple = ()
-    #: A select's empty first option: "choose" (required), "none" (optional) or "" (none:
-    #: the first choice is the default).
-    blank: str = ""
-    #: A text's longest length, as the service allows it (0: none stated).
-    max_length: int = 0
+#: How each field is drawn (web/case.py's kinds); ``photos`` on the actions
+#: that take evidence.
+WIDGETS = {"note": case_page.TEXTAREA, "reason": case_page.TEXTAREA,
+           "result": case_page.TEXTAREA, "amount": case_page.NUMBER, "original": case_page.TEXT,
+           "department": case_page.SELECT, "region": case_page.SELECT,
+           "category": case_page.SELECT, "unit": case_page.SELECT, "level": case_page.SELECT,
+           "satisfaction": case_page.SELECT, "photos": case_page.FILE}
+PLACEHOLDERS = {"original": "SJ…"}
 
 
-@dataclass(frozen=True)
-class ActionSpec:
-    action: str
-    label: str
-    tone: str  # primary, danger or plain
-    fields: tuple[FieldSpec, ...] = field(default_factory=tuple)
-
-    @property
-    def multipart(self) -> bool:
-        return any(f.widget == "file" for f in self.fields)
+def tone(action: str) -> str:
+    return "primary" if action in PRIMARY else "danger" if action in DANGER else "plain"
 
 
-def _widget(name: str) -> str:
-    if name in TEXTAREAS:
-        return "textarea"
-    if name == "amount":
-        return "number"
-    if name == "original":
-        return "text"
-    return "select"
-
-
-def _blank(name: str, required: bool) -> str:
-    if _widget(name) != "select" or name in DEFAULTED:
-        return ""
-    return "choose" if required else "none"
-
-
-def _choices(name: str, options: dict) -> tuple:
-    fixed = {"unit": UNITS, "level": LEVELS, "satisfaction": SATISFACTION}
-    return tuple(fixed.get(name) or options.get(name) or ())
-
-
-def action_spec(action: str, options: dict | None = None) -> ActionSpec:
-    """How to draw ``action``'s form; ``options`` gives the choices that
-    depend on the incident (``department``, ``region``, ``category``)."""
-    options = options or {}
-    requires = set(wf.INCIDENT.transition(action).requires)
-    fields = [FieldSpec(name=name,
-                        label=FIELD_LABELS_BY_ACTION.get((action, name), FIELD_LABELS[name]),
-                        widget=_widget(name), required=name in requires,
-                        choices=_choices(name, options), blank=_blank(name, name in requires),
-                        max_length=ACTION_TEXTS[name][0] if name in ACTION_TEXTS else 0)
-              for name in ACTION_FIELDS[action]]
-    if action in PHOTO_ACTIONS:
-        fields.append(FieldSpec("photos", FIELD_LABELS["photos"], "file", required=False))
-    tone = "primary" if action in PRIMARY else "danger" if action in DANGER else "plain"
-    return ActionSpec(action=action, label=ACTION_LABELS[action], tone=tone,
-                      fields=tuple(fields))
-
-
-def action_specs(actions: list[str], options: dict | None = None) -> list[ActionSpec]:
-    """The forms of the actions available now, the usual next step first."""
-    specs = [action_spec(a, options) for a in actions]
-    return sorted(specs, key=lambda s: {"primary": 0, "plain": 1, "danger": 2}[s.tone])
+def action_form_class(action: str, choices: dict | None = None) -> type[case_page.ActionForm]:
+    """The form of ``action``; ``choices`` gives the choices that depend on the
+    incident (``department``, ``region``, ``category``)."""
+    fields = [*ACTION_FIELDS[action], *(["photos"] if action in PHOTO_ACTIONS else [])]
+    return case_page.action_form_class(
+        INCIDENT_CASE, action, fields, widgets=WIDGETS,
+        choices={"unit": UNITS, "level": LEVELS, "satisfaction": SATISFACTION,
+                 **(choices or {})},
+        labels={**FIELD_LABELS, **FIELD_LABELS_BY_ACTION}, tone=tone(action),
+        defaulted=DEFAULTED, placeholders=PLACEHOLDERS)

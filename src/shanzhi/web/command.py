@@ -24,6 +24,9 @@ from shanzhi.geo.models import Level
 from shanzhi.incidents import workflow as wf
 from shanzhi.incidents.feed import feed_cursor
 from shanzhi.incidents.models import Channel
+from shanzhi.mediation import workflow as mwf
+from shanzhi.mediation.models import MediationState, Outcome
+from shanzhi.mediation.risk import LEVEL_LABELS
 
 from .actions import ACTION_LABELS
 from .filters import OPEN
@@ -115,6 +118,17 @@ def _messages() -> dict:
     }
 
 
+def _mediation_card() -> dict:
+    """The labels of the dispute mediation card (矛盾纠纷调处); its figures come
+    from ``/api/v1/command/mediation`` (command_mediation.js)."""
+    return {
+        "states": [(s, MediationState(s).label) for s in mwf.STATES if s in mwf.OPEN_STATES],
+        "risks": [(level, LEVEL_LABELS[level]) for level in ("high", "medium", "low")],
+        "outcomes": list(Outcome.choices),
+        "days": _("median %(median)s d · mean %(mean)s d"),
+    }
+
+
 @login_required
 def command_centre(request: HttpRequest) -> HttpResponse:
     big = request.GET.get("screen") == "big"
@@ -134,4 +148,4 @@ def command_centre(request: HttpRequest) -> HttpResponse:
         "messages": _messages(),
     }
     return render_page(request, "web/command.html", command_config=config, big=big,
-                       tiles=_tiles(desk, region))
+                       tiles=_tiles(desk, region), mediation=_mediation_card())

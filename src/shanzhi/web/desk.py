@@ -8,7 +8,6 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.core.handlers.asgi import ASGIRequest
 from django.core.paginator import Paginator
-from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -53,13 +52,6 @@ def _page_of(request: HttpRequest, qs):
 
 def _rows(page, now) -> list[dict]:
     return [{"incident": i, "light": selectors.light(i, now)} for i in page.object_list]
-
-
-def state_counts(scope: Scope) -> dict[str, int]:
-    """How many incidents of the territory are in each state."""
-    rows = (selectors.incidents_visible(scope).order_by().values("state")
-            .annotate(n=Count("pk")))
-    return {row["state"]: row["n"] for row in rows}
 
 
 def _results_context(request: HttpRequest, form: DeskFilters, scope: Scope, url_name: str):
@@ -123,7 +115,7 @@ def department_desk(request: HttpRequest) -> HttpResponse:
         data["state"] = DEPARTMENT_DEFAULT
     form = DeskFilters(data)
     context = _results_context(request, form, scope, "web:department_desk")
-    counts = state_counts(scope)
+    counts = selectors.state_counts(scope)
     tabs = [{"state": state, "label": label,
              "count": sum(counts.get(s, 0) for s in state.split(",")),
              "active": form.value("state") == state} for state, label in DESK_TABS]

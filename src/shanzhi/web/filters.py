@@ -14,7 +14,7 @@ from operator import or_
 from urllib.parse import urlencode
 
 from django import forms
-from django.db.models import F, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -33,11 +33,7 @@ PAGE_SIZE = 50
 OPEN = ",".join(s for s in wf.STATES if s in wf.OPEN_STATES)
 #: Every state, as one filter value: where an empty state would mean a default.
 ALL_STATES = ",".join(wf.STATES)
-#: Sortable columns: the name in the address → the field.
-SORTS = {"reported_at": "reported_at", "due_at": "due_at", "number": "number",
-         "state": "state", "category": "category__code", "place": "path",
-         "department": "department__code"}
-DEFAULT_SORT = "-reported_at"
+SORTS, DEFAULT_SORT = selectors.SORTS, selectors.DEFAULT_SORT
 #: Filters carried in the address, in the order they are written there.
 FILTERS = ("q", "state", "light", "category", "channel", "region", "department",
            "reported_from", "reported_to")
@@ -113,40 +109,20 @@ def filtered_incidents(scope: Scope, form: DeskFilters,
     A region outside the territory is an error on the form and selects nothing."""
     form.is_valid()
     now = now or timezone.now()
+    dates = {name: form.cleaned_data.get(name) for name in ("reported_from", "reported_to")
+             if name not in form.errors}
     try:
-        qs = selectors.incidents_list(
+        return selectors.incidents_list(
             scope=scope, state=form.value("state") or None, channel=form.value("channel") or None,
             category=form.value("category") or None, region=form.value("region") or None,
-            light_filter=form.value("light") or None, q=form.value("q") or None, now=now)
+            light_filter=form.value("light") or None, q=form.value("q") or None,
+            department=form.value("department") or None, sort=form.ordering, now=now, **dates)
     except NotFound:
         form.add_error("region", _("No region with this code in your territory."))
         return Incident.objects.none()
     except ValidationError as exc:
         form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         return Incident.objects.none()
-    qs = _narrow(qs, form)
-    return qs.order_by(*_ordering(form.ordering))
-
-
-def _narrow(qs: QuerySet[Incident], form: DeskFilters) -> QuerySet[Incident]:
-    """The filters the list selector does not take: dates and department."""
-    zone = timezone.get_current_timezone()
-    start, end = form.cleaned_data.get("reported_from"), form.cleaned_data.get("reported_to")
-    if start and "reported_from" not in form.errors:
-        qs = qs.filter(reported_at__gte=dt.datetime.combine(start, dt.time(), zone))
-    if end and "reported_to" not in form.errors:
-        next_day = end + dt.timedelta(days=1)
-        qs = qs.filter(reported_at__lt=dt.datetime.combine(next_day, dt.time(), zone))
-    if form.value("department"):
-        qs = qs.filter(department__code=form.value("department"))
-    return qs
-
-
-def _ordering(sort: str) -> list:
-    descending = sort.startswith("-")
-    field = F(SORTS[sort.lstrip("-")])
-    first = field.desc(nulls_last=True) if descending else field.asc(nulls_last=True)
-    return [first, "-pk" if descending else "pk"]
 
 
 # ---------------------------------------------------------------- choices

@@ -5,8 +5,6 @@ it a redirect back to the page."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -14,49 +12,39 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
-from pydantic import ValidationError as PydanticError
 
-from shanzhi.accounts.models import Department, User
-from shanzhi.core.errors import Conflict, DomainError, NotFound, PermissionDenied
-from shanzhi.core.errors import ValidationError as DomainValidationError
+from shanzhi.accounts.models import Department, Role, User
+from shanzhi.core.errors import NotFound
 from shanzhi.core.privacy import mask_name, mask_phone
 from shanzhi.geo.models import Region
 from shanzhi.incidents import selectors, services
-from shanzhi.incidents.api import (
-    ACTION_FIELDS,
-    PHOTO_ACTIONS,
-    ActionIn,
-    contact_reveal,
-    incident_out,
-)
+from shanzhi.incidents.case import INCIDENT_CASE
 from shanzhi.incidents.models import Incident
 from shanzhi.incidents.routing import region_chain_ids, suggest_department
 
+from . import case as case_page
 from .actions import (
     ACTION_LABELS,
     COUNTERS,
-    FIELD_LABELS,
     SATISFACTION_SCORES,
     SUCCESS,
     UNITS,
     URGENCIES,
-    action_specs,
+    action_form_class,
 )
+from .case import Outcome
 from .pages import domain_errors, is_handler, is_htmx, render_page
 from .timeline import STAGES, timeline_items
 
-
-@dataclass(frozen=True)
-class Outcome:
-    """What an action's answer tells the user."""
-
-    level: str  # success, warning (a conflict), error
-    text: str
-    status: int = 200
-    detail: str = ""
-    action: str = ""  # the form to open again, with the values sent
+#: What a refusal of the incident's services says, in its own words.
+CONFLICT = gettext_lazy("This incident has just been handled by someone else, or its state "
+                        "has changed. The page now shows it as it is: please check before you "
+                        "act.")
+FORBIDDEN = gettext_lazy("You may not take this action on this incident.")
 
 
 # ---------------------------------------------------------------- context
@@ -68,15 +56,19 @@ def _chain(incident: Incident) -> list[Region]:
     return [by_id[i] for i in reversed(ids) if i in by_id]
 
 
-def _options(incident: Incident, actions: list[str], chain: list[Region]) -> dict:
-    """The choices of the action forms that depend on this incident."""
+def _options(incident: Incident, actions: list[str], chain: list[Region],
+             suggested: str = "") -> dict:
+    """The choices of the action forms that depend on this incident; the
+    department routing suggests is marked （建议）."""
     options: dict = {}
     if "dispatch" in actions:
         depth = {r.pk: i for i, r in enumerate(chain)}
         departments = sorted(
             Department.objects.filter(region_id__in=depth).select_related("region")
             .defer("region__geometry"), key=lambda d: (-depth[d.region_id], d.code))
-        options["department"] = tuple((d.code, d.name) for d in departments)
+        mark = "（" + _("suggested") + "）"
+        options["department"] = tuple(
+            (d.code, d.name + (mark if d.code == suggested else "")) for d in departments)
     if "assign_down" in actions:
         below = [r for r in chain if r.path.startswith(incident.holder.path)
                  and r.pk != incident.holder_id]
@@ -86,6 +78,12 @@ def _options(incident: Incident, actions: list[str], chain: list[Region]) -> dic
             (c.code, f"{c.code} {c.parent.name if c.parent else ''} · {c.name}")
             for c in selectors.categories() if c.parent_id)
     return options
+
+
+def _form_choices(incident: Incident, action: str) -> dict:
+    """The choices the posted form of ``action`` validates against."""
+    chain = _chain(incident) if action in ("dispatch", "assign_down") else []
+    return _options(incident, [action], chain)
 
 
 def _suggestion(incident: Incident, actions: list[str]):
@@ -133,37 +131,85 @@ def _attachments(incident: Incident) -> list:
     return attachments
 
 
+def _suggestion_hint(suggestion) -> str:
+    """The routing suggestion under the department select, its reason on hover."""
+    if suggestion.department:
+        text = _("Routing suggests %(name)s.") % {"name": suggestion.department.name}
+    else:
+        text = _("Routing has no suggestion for this place and category: choose the "
+                 "department.")
+    return format_html('<span class="suggestion" title="{}">{}</span>', suggestion.reason, text)
+
+
+def _forms(incident: Incident, actions: list[str], choices: dict, *, suggestion=None,
+           pending: dict | None = None, bound: case_page.ActionForm | None = None) -> list:
+    """One form per action available now, the usual next step first; ``bound``
+    the form sent (refused: it opens again with the values sent)."""
+    out = []
+    for action in actions:
+        form = bound if bound is not None and bound.action == action else None
+        if form is None:
+            initial: dict = {"version": incident.version}
+            if action == "dispatch" and suggestion and suggestion.department:
+                initial["department"] = suggestion.department.code
+            if action == "accept" and incident.category_id:
+                initial["category"] = incident.category.code
+            form = action_form_class(action, choices)(initial=initial, auto_id=f"{action}-%s")
+        if action == "dispatch" and suggestion:
+            form.fields["department"].help_text = _suggestion_hint(suggestion)
+        if action in ("approve_extension", "refuse_extension") and pending:
+            form.intro = (_("Asked for: %(amount)s %(unit)s") % pending
+                          + f" — {pending['reason']}")
+        out.append(form)
+    return sorted(out, key=lambda f: {"primary": 0, "plain": 1, "danger": 2}[f.tone])
+
+
 def incident_context(actor: User, incident: Incident, *, outcome: Outcome | None = None,
-                     values=None) -> dict:
-    """Everything the incident's panel shows."""
+                     bound: case_page.ActionForm | None = None) -> dict:
+    """Everything the incident's panel shows; ``bound`` the action form sent
+    and refused."""
     now = timezone.now()
     actions = services.available_actions(actor=actor, incident=incident)
     chain = _chain(incident)
-    specs = action_specs(actions, _options(incident, actions, chain))
     suggestion = _suggestion(incident, actions)
+    suggested = suggestion.department.code if suggestion and suggestion.department else ""
+    pending = _pending(incident)
+    forms = _forms(incident, actions, _options(incident, actions, chain, suggested),
+                   suggestion=suggestion, pending=pending, bound=bound)
     opened = outcome.action if outcome and outcome.action else (
-        specs[0].action if specs and specs[0].tone == "primary" else "")
+        forms[0].action if forms and forms[0].tone == "primary" else "")
     handler = is_handler(actor)
     return {
         "incident": incident, "light": selectors.light(incident, now), "now": now,
         "chain": chain, "stage_label": STAGES.get(incident.stage, ""),
         "urgency_label": URGENCIES.get(incident.urgency, incident.urgency),
         "satisfaction_label": SATISFACTION_SCORES.get(incident.satisfaction, ""),
-        "counters": _counters(incident), "pending": _pending(incident),
+        "counters": _counters(incident), "pending": pending,
         "contact": {"name": mask_name(incident.contact_name),
                     "phone": mask_phone(incident.contact_phone)},
         "may_reveal": services.may_see_contact(actor)
         and bool(incident.contact_name or incident.contact_phone),
         "attachments": _attachments(incident),
         "timeline": timeline_items(incident),
-        "actions": specs, "opened": opened,
-        "suggested": suggestion.department.code if suggestion and suggestion.department
-        else "",
-        "suggestion": suggestion,
-        "outcome": outcome, "values": values or {},
+        "forms": forms, "opened": opened, "outcome": outcome,
         "back": reverse("web:department_desk" if handler else "web:incidents"),
         "back_label": _("Back to the department desk") if handler else _("Back to the list"),
+        **_mediation(actor, incident),
     }
+
+
+def _mediation(actor: User, incident: Incident) -> dict:
+    """The cases linked to the incident, and whether an operator may turn a
+    dispute (矛盾纠纷, category ZZ01…) into a mediation case."""
+    from shanzhi.cases.selectors import links
+    from shanzhi.incidents.case import INCIDENT_CASE
+
+    linked = links(INCIDENT_CASE, incident)
+    code = incident.category.code if incident.category_id else ""
+    operator = actor.is_superuser or actor.role in (Role.OPERATOR, Role.CITY_ADMIN)
+    return {"linked_cases": linked,
+            "may_mediate": code.startswith("ZZ01") and operator
+            and not any(c["type"] == "mediation" for c in linked)}
 
 
 # ---------------------------------------------------------------- views
@@ -182,56 +228,15 @@ def incident_page(request: HttpRequest, number: str) -> HttpResponse:
 @domain_errors
 def incident_contact(request: HttpRequest, number: str) -> HttpResponse:
     """Reveal the contact to a role whose work needs it (others see it masked
-    again); the API's ``contact_reveal`` logs the view with its reason."""
+    again); ``services.contact_reveal`` logs the view with its reason."""
     incident = services.incident_for_actor(actor=request.user, incident_id=number)
-    contact = incident_out(incident, actor=request.user)["contact"]
+    contact = services.contact_masked(incident)
     if services.may_see_contact(request.user):
-        contact = contact_reveal(request=request, actor=request.user, incident=incident,
+        contact = services.contact_reveal(request=request, actor=request.user, incident=incident,
                                  reason=request.POST.get("reason", "").strip()[:200]
                                  or "incident page: show in full")
     return render(request, "web/parts/contact.html", {"incident": incident, "contact": contact,
                                                        "revealed": not contact["masked"]})
-
-
-def _action_fields(request: HttpRequest, action: str) -> tuple[dict, int | None]:
-    """The service's keyword arguments from the posted form, and the version seen."""
-    data = {name: value for name in ActionIn.model_fields
-            if (value := request.POST.get(name, "").strip()) != ""}
-    try:
-        body = ActionIn.model_validate(data)
-    except PydanticError as exc:
-        first = exc.errors()[0]
-        name = ".".join(str(p) for p in first["loc"])
-        raise DomainValidationError(first["msg"], field=name) from None
-    fields = {name: getattr(body, name) for name in ACTION_FIELDS[action]}
-    if action in PHOTO_ACTIONS:
-        fields["photos"] = request.FILES.getlist("photos")
-    return fields, body.version
-
-
-def _take(actor: User, incident: Incident, action: str, request: HttpRequest) -> Outcome:
-    """Call the action's service; say what came of it."""
-    try:
-        fields, version = _action_fields(request, action)
-        services.ACTIONS[action](actor=actor, incident=incident, expected_version=version,
-                                 **fields)
-    except Conflict as exc:
-        return Outcome("warning", _("This incident has just been handled by someone else, or "
-                                    "its state has changed. The page now shows it as it is: "
-                                    "please check before you act."), 409, exc.message)
-    except DomainValidationError as exc:
-        field = exc.field or ""
-        label = FIELD_LABELS.get(field.split("[")[0], field)  # photos[0] → 照片
-        text = (_("Please check “%(field)s”.") % {"field": label} if label
-                else _("The form could not be accepted."))
-        return Outcome("error", text, 400, exc.message, action)
-    except PermissionDenied as exc:
-        return Outcome("error", _("You may not take this action on this incident."), 403,
-                       exc.message)
-    except DomainError as exc:
-        return Outcome("error", _("The action could not be taken."), exc.status, exc.message,
-                       action)
-    return Outcome("success", str(SUCCESS[action]))
 
 
 @login_required
@@ -242,7 +247,11 @@ def incident_act(request: HttpRequest, number: str, action: str) -> HttpResponse
     if action not in services.ACTIONS:
         raise NotFound(f"no action {action!r}")
     incident = services.incident_for_actor(actor=actor, incident_id=number)
-    outcome = _take(actor, incident, action, request)
+    form = action_form_class(action, _form_choices(incident, action))(
+        request.POST, request.FILES, auto_id=f"{action}-%s")
+    outcome = case_page.take(INCIDENT_CASE, services.ACTIONS[action], actor=actor,
+                             case=incident, form=form, success=str(SUCCESS[action]),
+                             conflict=str(CONFLICT), forbidden=str(FORBIDDEN))
     try:  # as it is now, if still within reach
         incident = services.incident_for_actor(actor=actor, incident_id=incident.pk)
     except NotFound:
@@ -250,8 +259,8 @@ def incident_act(request: HttpRequest, number: str, action: str) -> HttpResponse
     if not is_htmx(request):
         getattr(messages, outcome.level)(request, outcome.text)
         return redirect("web:incident", number=incident.number)
-    values = request.POST if outcome.action else None
-    context = incident_context(actor, incident, outcome=outcome, values=values)
+    bound = form if outcome.level == "error" and outcome.action else None
+    context = incident_context(actor, incident, outcome=outcome, bound=bound)
     return render(request, "web/parts/incident_panel.html", context, status=outcome.status)
 
 

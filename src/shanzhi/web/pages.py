@@ -14,8 +14,8 @@ from django.utils.translation import gettext_lazy
 
 from shanzhi.accounts.models import Role, User
 from shanzhi.accounts.scope import Scope
+from shanzhi.cases import selectors as case_selectors
 from shanzhi.core.errors import NotFound, PermissionDenied
-from shanzhi.incidents import selectors as incident_selectors
 
 #: How many root names the header lists before it says "… and N more".
 HEADER_ROOTS = 3
@@ -59,6 +59,11 @@ def desk_label(user: User):
     return gettext_lazy("Incidents")
 
 
+#: Who works in the mediation centre's pages, and those pages' names.
+MEDIATION_ROLES = (Role.CITY_ADMIN, Role.OPERATOR, Role.MEDIATOR, Role.HANDLER)
+MEDIATION_PAGES = ("mediation", "mediation_new", "mediation_case", "mediation_roster")
+
+
 def menu(request: HttpRequest) -> list[dict]:
     """The top menu for the user's role; the current page is marked."""
     user = request.user
@@ -73,6 +78,9 @@ def menu(request: HttpRequest) -> list[dict]:
     command = command_centre_url()
     if command and not is_handler(user):
         items.append(("command", command, _("Command centre"), ("command",)))
+    if user.is_superuser or user.role in MEDIATION_ROLES:
+        items.append(("mediation", reverse("web:mediation"), _("Dispute mediation"),
+                      MEDIATION_PAGES))
     items.append(("map", reverse("web:map"), _("Territory map"), ("map",)))
     items.append(("notifications", reverse("web:notifications"), _("Notifications"),
                   ("notifications",)))
@@ -84,7 +92,7 @@ def menu(request: HttpRequest) -> list[dict]:
 
 def unread_count(user: User) -> int:
     """The badge on the menu's notifications entry."""
-    return incident_selectors.notifications(user=user, unread_only=True).count()
+    return case_selectors.notifications(user=user, unread_only=True).count()
 
 
 def render_page(request: HttpRequest, template: str, *, status: int = 200,

@@ -4,27 +4,25 @@ with one query per kind of code for the whole timeline)."""
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from shanzhi.accounts.models import Department
 from shanzhi.geo.models import Region
 from shanzhi.incidents import notices, selectors
+from shanzhi.incidents.case import INCIDENT_CASE
 from shanzhi.incidents.models import (
-    Attachment,
     Category,
     Channel,
     Incident,
-    State,
     TimelineEntry,
 )
 
-from .actions import ACTION_LABELS, FIELD_LABELS, LEVELS, SATISFACTION, UNITS
+from .actions import FIELD_LABELS, LEVELS, SATISFACTION, UNITS
+from .case import TimelineItem, when
+from .case import timeline_items as case_timeline
 
 STAGES = notices.STAGE_LABELS
 OVERDUE_RULES = {"notify": gettext_lazy("the responsible were told"),
@@ -32,29 +30,6 @@ OVERDUE_RULES = {"notify": gettext_lazy("the responsible were told"),
                  "escalate": gettext_lazy("escalated automatically")}
 #: Text fields shown as they are, in this order.
 TEXTS = ("result", "reason", "note")
-
-
-@dataclass
-class TimelineItem:
-    at: dt.datetime
-    action: str
-    label: str
-    actor: str
-    system: bool
-    moved: str = ""  # "已立案 → 已派遣" when the state changed
-    details: list[tuple[str, str]] = field(default_factory=list)
-    photos: list[Attachment] = field(default_factory=list)
-
-
-def when(value: dt.datetime | str | None) -> str:
-    if isinstance(value, str):
-        try:
-            value = dt.datetime.fromisoformat(value)
-        except ValueError:
-            return value
-    if value is None:
-        return ""
-    return date_format(timezone.localtime(value), "Y-m-d H:i")
 
 
 @dataclass
@@ -144,21 +119,8 @@ def _deadline(entry: TimelineEntry, data: dict) -> list[tuple[str, str]]:
     return out
 
 
-def _moved(entry: TimelineEntry) -> str:
-    if not entry.from_state or entry.from_state == entry.to_state:
-        return ""
-    labels = dict(State.choices)
-    return f"{labels.get(entry.from_state, entry.from_state)} → " \
-           f"{labels.get(entry.to_state, entry.to_state)}"
-
-
 def timeline_items(incident: Incident) -> list[TimelineItem]:
     entries = list(selectors.timeline(incident=incident))
     names = _Names.of(entries)
-    return [TimelineItem(at=e.at, action=e.action,
-                         label=str(ACTION_LABELS.get(e.action, e.action)),
-                         actor=str(e.actor) if e.actor else _("System"),
-                         system=e.actor_id is None, moved=_moved(e),
-                         details=_details(e, names),
-                         photos=list(e.attachments.all()))
-            for e in entries]
+    return case_timeline(INCIDENT_CASE, incident, entries=entries,
+                         details=lambda entry: _details(entry, names))

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import command, desk, incident, intake, views
+from . import command, desk, incident, intake, mediation, views
 
 app_name = "web"
 urlpatterns = [
@@ -24,4 +24,12 @@ urlpatterns = [
     path("notifications/<int:pk>/", views.notification_open, name="notification"),
     path("notifications/<int:pk>/read/", views.notification_read, name="notification_read"),
     path("demo-progress.json", views.demo_progress, name="demo_progress"),
+    path("mediation/", mediation.case_list, name="mediation"),
+    path("mediation/new/", mediation.case_new, name="mediation_new"),
+    path("mediation/roster/", mediation.roster, name="mediation_roster"),
+    path("mediation/cases/<str:number>/", mediation.case_detail, name="mediation_case"),
+    path("mediation/cases/<str:number>/agreement.pdf", mediation.agreement_pdf,
+         name="mediation_agreement"),
+    path("mediation/cases/<str:number>/act/<str:action>/", mediation.case_act,
+         name="mediation_act"),
 ]

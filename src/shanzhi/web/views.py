@@ -31,15 +31,15 @@ from django.views.decorators.http import require_POST
 from shanzhi.accounts import throttle, twofactor
 from shanzhi.accounts.models import Role, User
 from shanzhi.accounts.scope import Scope
+from shanzhi.cases import engine as case_engine
+from shanzhi.cases import selectors as case_selectors
 from shanzhi.core.errors import DomainError
 from shanzhi.core.errors import ValidationError as DomainValidationError
 from shanzhi.demo.progress import read_progress
 from shanzhi.geo.models import Level
 from shanzhi.incidents import selectors
-from shanzhi.incidents import services as incidents_services
 from shanzhi.incidents import workflow as wf
 
-from .desk import state_counts
 from .filters import ALL_STATES, OPEN
 from .pages import DESK_ROLES, command_centre_url, desk_label, is_handler, render_page
 
@@ -231,7 +231,7 @@ def _tile(label: str, count: int, url: str, query: dict, tone: str = "") -> dict
 
 def _tiles(user: User, scope: Scope) -> list[dict]:
     """The counts that matter to this role, each a link to its list."""
-    counts = state_counts(scope)
+    counts = selectors.state_counts(scope)
     red = selectors.incidents_list(scope=scope, light_filter="red").count()
     if is_handler(user):
         desk = reverse("web:department_desk")
@@ -284,10 +284,10 @@ def _entrances(user: User) -> list[dict]:
 def home(request: HttpRequest) -> HttpResponse:
     user = request.user
     scope = Scope.for_user(user)
-    notes = list(selectors.notifications(user=user)[:HOME_NOTIFICATIONS])
+    notes = list(case_selectors.notifications(user=user)[:HOME_NOTIFICATIONS])
     return render_page(request, "web/home.html", tiles=_tiles(user, scope),
                        entrances=_entrances(user), notifications=notes,
-                       unread=selectors.notifications(user=user, unread_only=True).count())
+                       unread=case_selectors.notifications(user=user, unread_only=True).count())
 
 
 # ---------------------------------------------------------------- notifications
@@ -299,15 +299,15 @@ NOTIFICATIONS_PAGE = 50
 @login_required
 def notifications(request: HttpRequest) -> HttpResponse:
     """All the user's notifications, newest first, the unread ones marked."""
-    notes = selectors.notifications(user=request.user)
+    notes = case_selectors.notifications(user=request.user)
     page = Paginator(notes, NOTIFICATIONS_PAGE).get_page(request.GET.get("page"))
     return render_page(request, "web/notifications.html", page=page,
-                       unread=selectors.notifications(user=request.user,
+                       unread=case_selectors.notifications(user=request.user,
                                                       unread_only=True).count())
 
 
 def _own_notification(user: User, pk: int):
-    note = selectors.notifications(user=user).filter(pk=pk).first()
+    note = case_selectors.notifications(user=user).filter(pk=pk).first()
     if note is None:  # someone else's, or none: the same answer
         raise Http404
     return note
@@ -317,9 +317,9 @@ def _own_notification(user: User, pk: int):
 def notification_open(request: HttpRequest, pk: int) -> HttpResponse:
     """Following a notification marks it read, then shows its incident."""
     note = _own_notification(request.user, pk)
-    incidents_services.notifications_read(user=request.user, ids=[note.pk])
-    if note.incident is not None:
-        return redirect("web:incident", number=note.incident.number)
+    case_engine.notifications_read(user=request.user, ids=[note.pk])
+    if note.url:
+        return redirect(note.url)
     return redirect("web:notifications")
 
 
@@ -333,14 +333,14 @@ def _back_to_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 def notification_read(request: HttpRequest, pk: int) -> HttpResponse:
     note = _own_notification(request.user, pk)
-    incidents_services.notifications_read(user=request.user, ids=[note.pk])
+    case_engine.notifications_read(user=request.user, ids=[note.pk])
     return _back_to_list(request)
 
 
 @login_required
 @require_POST
 def notifications_read_all(request: HttpRequest) -> HttpResponse:
-    marked = incidents_services.notifications_read(user=request.user)
+    marked = case_engine.notifications_read(user=request.user)
     messages.success(request, ngettext("%(count)d notification marked as read.",
                                        "%(count)d notifications marked as read.",
                                        marked) % {"count": marked})

@@ -7,6 +7,8 @@ from django import template
 from django.urls import reverse
 from django.utils.html import format_html
 
+from shanzhi.incidents.case import INCIDENT_CASE
+
 register = template.Library()
 
 
@@ -54,8 +56,7 @@ def export_link(context) -> str:
 @register.filter
 def photo_url(attachment, incident) -> str:
     """A photo through the scoped attachment endpoint of the API."""
-    return reverse("api:incident_attachment",
-                   kwargs={"incident_id": incident.number, "attachment_id": attachment.pk})
+    return INCIDENT_CASE.attachment_url(incident, attachment)
 
 
 @register.filter

@@ -56,6 +56,10 @@ class Command(OperatorCommand):
             finally:
                 clear_progress()
             self.progress(f"built in {time.monotonic() - started:.0f} s")
+        if opts["no_serve"] or not history:  # else after the history, in its child process
+            from shanzhi.demo.mediation import build_mediation
+
+            build_mediation(days=opts["history_days"], seed=opts["seed"], progress=self.progress)
         self.stdout.write(
             f"\nDemo log-ins (password for all: {DEMO_PASSWORD})\n"
             "  admin               city administrator, 苏州市 (also the Django admin)\n"
@@ -68,7 +72,9 @@ class Command(OperatorCommand):
             "  gusu_handler        handler, 姑苏区住建局\n"
             "  worker_full         full-time grid worker, two grids\n"
             "  worker_part         part-time grid worker, one grid\n"
-            "  viewer              viewer, 苏州市\n")
+            "  viewer              viewer, 苏州市\n"
+            "  mediator_<code>     mediator of the dispute mediation centre of a district or a\n"
+            "                      town (mediator_320508 姑苏区, mediator_320508017 白洋湾街道)\n")
         if opts["no_serve"]:
             return
         if not history:

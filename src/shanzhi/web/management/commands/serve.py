@@ -43,7 +43,7 @@ class Command(OperatorCommand):
 
 def sweep_forever(interval: float = 60.0) -> None:
     """The worker's loop inside the server process (embedded mode)."""
-    from shanzhi.incidents.sla import sweep
+    from shanzhi.cases.sla import sweep
 
     log = logging.getLogger("shanzhi.worker")
     while True:

@@ -4,8 +4,8 @@ import time
 
 from django.core.management.base import CommandParser
 
+from shanzhi.cases.sla import sweep
 from shanzhi.core.commands import OperatorCommand
-from shanzhi.incidents.sla import sweep
 
 
 class Command(OperatorCommand):
