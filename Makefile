@@ -9,8 +9,11 @@ STAMP := $(VENV)/.installed-stamp
 demo: install  ## build the Suzhou demo (SQLite under ./var) and serve it at http://127.0.0.1:8000
 	$(BIN)/shanzhi demo $(DEMO_ARGS)
 
+#: test processes (pytest-xdist): one per core, at most 4; `make test TEST_WORKERS=0` runs one
+TEST_WORKERS ?= auto
+
 test: install check  ## lint, then the whole test suite (browser tests skip without Chromium)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxprocesses=4 --durations=20
 
 install: $(STAMP)
 

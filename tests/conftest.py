@@ -41,11 +41,33 @@ def _sqlite_test_database_on_disk() -> None:
 _sqlite_test_database_on_disk()
 
 
+def _file_cache_of_this_process() -> None:
+    """The file cache lives in the data directory, which the workers of a
+    parallel run (``pytest -n``, pytest-xdist) and the two halves of CI share:
+    one process's ``cache.clear()`` or entries must not reach another. Each test
+    process gets a cache folder of its own, removed at its end."""
+    from django.conf import settings
+
+    for cache in settings.CACHES.values():
+        if cache["BACKEND"].endswith("FileBasedCache"):
+            folder = tempfile.mkdtemp(prefix="shanzhi-cache-")
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)
+            cache["LOCATION"] = folder
+
+
+_file_cache_of_this_process()
+
+
 def pytest_collection_modifyitems(items):
     """Browser tests last: Playwright's sync API keeps an event loop running in
     the main thread for the rest of the session, and ``asyncio.run`` in a
-    later test would refuse to start."""
-    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+    later test would refuse to start. With pytest-xdist's ``load`` scheduling
+    every worker receives the tests in this order, so the rule holds per worker.
+    Among the browser tests, the screenshot tests (each builds the whole demo,
+    minutes long) go first, so that the workers share them instead of one worker
+    finishing alone on the last of them."""
+    items.sort(key=lambda item: (item.get_closest_marker("browser") is not None,
+                                 not item.name.startswith("test_screenshots")))
 
 
 @pytest.fixture(autouse=True)

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "shanzhi.cases",
     "shanzhi.incidents",
     "shanzhi.mediation",
+    "shanzhi.patrols",
     "shanzhi.analytics",
     "shanzhi.open311",
     "shanzhi.web",

@@ -135,7 +135,9 @@ STATEFUL_CHECKS = [c for c in CHECKS if c is not openapi.ignored_auth] + [
 
 
 def test_the_stateful_phase_follows_the_links_from_a_report(operator):
-    machine = schema.as_state_machine()
+    # the incidents' operations only: the links lead from a report to them, and
+    # the other routers' operations would take the walk's steps elsewhere
+    machine = schema.include(path_regex=r"^/api/v1/incidents").as_state_machine()
     called: list[tuple[str, int]] = []
 
     class Workflow(machine):  # type: ignore[misc, valid-type]

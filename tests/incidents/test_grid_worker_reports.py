@@ -1,7 +1,8 @@
 """A grid worker reports only inside their own grids: a point in a neighbour's
 grid — even of the same community — or in another community is refused on
-``location``, naming the grid it fell in, and nothing is written. An address
-without a point cannot be placed in a grid and is refused too. An operator
+``location``, naming the grid it fell in, and nothing is written. A place
+outside their grids may be sent by address to their own community's centre,
+and only there. An operator
 (here one of the community's own centre) still reports anywhere in their
 territory, on any channel their role has."""
 
@@ -92,14 +93,25 @@ def test_the_api_answers_400_in_chinese_naming_the_grid(api, cast, territory):
     assert written() == before
 
 
-@pytest.mark.parametrize("place", [{"region": "320505001001", "address": "西社区3号楼"},
-                                   {"address": "西社区3号楼"}], ids=["region", "nothing"])
-def test_a_grid_worker_cannot_report_an_address_without_a_point(cast, place):
+@pytest.mark.parametrize("place", [{"address": "西社区3号楼"},
+                                   {"region": "320506001001", "address": "东社区3号楼"},
+                                   {"region": "320505001", "address": "西街道"}],
+                         ids=["nothing", "another-community", "the-town-above"])
+def test_a_grid_worker_cannot_report_an_address_outside_their_community(cast, place):
     before = written()
     with pytest.raises(ValidationError) as refused:
         report(cast, actor=cast.worker, lng=None, lat=None, **place)
-    assert refused.value.field == "location"
+    assert refused.value.field in ("location", "region")
     assert written() == before
+
+
+def test_a_place_outside_the_workers_grids_goes_to_their_community_by_address(cast, territory):
+    """Seen on the way, outside their grids: "send it anyway to my community's
+    centre" (the phone) sends the address and the worker's community."""
+    incident = report(cast, actor=cast.worker, lng=None, lat=None,
+                      region=territory.west_community.code, address="西社区3号楼附近")
+    assert incident.grid_id is None and incident.region_id == territory.west_community.pk
+    assert incident.holder_id == territory.west_town.pk
 
 
 def test_a_grid_worker_of_several_grids_reports_in_each_of_them(cast, territory):

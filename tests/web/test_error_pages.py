@@ -90,7 +90,7 @@ def test_an_incident_outside_the_territory_looks_exactly_like_one_that_does_not_
 
 
 def test_a_refused_role_is_told_why_in_chinese(client, personas):
-    client.force_login(personas.worker)
+    client.force_login(personas.viewer)  # a grid worker is sent to the phone's report
     response = client.get("/incidents/new/", **ZH)
     html = response.content.decode()
     assert response.status_code == 403
@@ -99,7 +99,7 @@ def test_a_refused_role_is_told_why_in_chinese(client, personas):
 
 
 def test_a_refused_role_is_told_why_in_english(client, personas):
-    client.force_login(personas.worker)
+    client.force_login(personas.viewer)
     html = client.get("/incidents/new/", **EN).content.decode()
     assert "No access" in html and "Your role may not open this page." in html
 

@@ -18,6 +18,7 @@ from shanzhi.core.input import ERROR_STATUSES, ErrorOut
 from shanzhi.geo.api import router as geo_router
 from shanzhi.incidents.api import router as incidents_router
 from shanzhi.mediation.api import router as mediation_router
+from shanzhi.patrols.api import router as patrols_router
 
 
 class ShanzhiAPI(NinjaAPI):
@@ -109,6 +110,7 @@ api.add_router("/geo/", geo_router)
 api.add_router("/calendar/", calendar_router)
 api.add_router("/", incidents_router)
 api.add_router("/", mediation_router)
+api.add_router("/", patrols_router)
 api.add_router("/", inbox_router)
 api.add_router("/command/", command_router)
 api.add_router("/tokens/", tokens_router)

@@ -208,9 +208,13 @@ def case_routes(router: Router, kind: CaseType, *, key: str, detail_out: type[Ou
         response["Cache-Control"] = "private, max-age=3600"
         return response
 
-    def act(request: HttpRequest, case_key: str, action: str):
+    def act(request: HttpRequest, case_key: str, action: str,
+            idempotency_key: IdempotencyKey = None):
         """Send ``version`` (from the case) to act only on what you saw: if
-        someone else acted first the answer is 409 with the current state."""
+        someone else acted first the answer is 409 with the current state.
+        Send an ``Idempotency-Key`` to retry safely (a phone that lost the
+        answer): the same key and content answer the case as it is now (200)
+        instead of a conflict; the same key with other content, 422."""
         actor = actor_of(request)
         service = services.get(action)
         if service is None:
@@ -226,8 +230,12 @@ def case_routes(router: Router, kind: CaseType, *, key: str, detail_out: type[Ou
         elif photos:
             raise ValidationError(gettext("The action “%(action)s” takes no photos.")
                                   % {"action": kind.action_label(action)}, field="photos")
-        case = service(actor=actor, **{kind.parent: case}, expected_version=sent.version,
-                       **fields)
+        fingerprint = engine.request_hash(
+            {"case": case.pk, "action": action, **sent.model_dump()}, photos)
+        case, _done = engine.create_once(
+            kind, owner=f"user:{actor.pk}:act", key=idempotency_key, fingerprint=fingerprint,
+            create=lambda: service(actor=actor, **{kind.parent: case},
+                                   expected_version=sent.version, **fields))
         return present(case, actor=actor, detail=True)
 
     router.get(f"{prefix}", response={200: detail_out, **errors(404)},
@@ -246,7 +254,7 @@ def case_routes(router: Router, kind: CaseType, *, key: str, detail_out: type[Ou
                summary=f"A photo of a {noun} (as scoped as the {noun})")(
         _keyed(attachment, key, {"case_key": case_key, "attachment_id": attachment_key}))
     router.post(f"{prefix}/{{action}}",
-                response={200: detail_out, **errors(403, 404, 409, 413)},
+                response={200: detail_out, **errors(403, 404, 409, 413, 422)},
                 operation_id=f"{operation}_action", url_name=f"{name}_action",
                 openapi_extra={"requestBody": {"content": {
                     "application/json": {"schema": action_in.model_json_schema()},

@@ -215,10 +215,21 @@ def save_files(kind: CaseType, case, entry, files) -> list:
 # ---------------------------------------------------------------- idempotency
 
 def request_hash(fields: Mapping, photos=()) -> str:
+    """The fingerprint of a request: its fields and its photos, checked
+    ((file, content_type, ext, sha256) from :func:`check_photos`) or as
+    uploaded."""
     body = json.dumps(fields, sort_keys=True, default=str, ensure_ascii=False)
     digest = hashlib.sha256(body.encode())
-    for _photo, _ct, _ext, sha in photos:
-        digest.update(sha.encode())
+    for photo in photos:
+        digest.update(photo[3].encode() if isinstance(photo, tuple) else _sha256(photo).encode())
+    return digest.hexdigest()
+
+
+def _sha256(upload: UploadedFile) -> str:
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
     return digest.hexdigest()
 
 
@@ -230,9 +241,10 @@ def check_idempotency_key(key: str | None) -> None:
 
 def create_once(kind: CaseType, *, owner: str, key: str | None, fingerprint: str,
                 create: Callable[[], Any]) -> tuple[Any, bool]:
-    """``create()`` in a transaction, unless ``key`` was used before by this
-    owner: then (the first case, False) — or 422 when the key came with other
-    content. A race on the same key answers the loser as a replay."""
+    """``create()`` (a new case, or an action on one) in a transaction, unless
+    ``key`` was used before by this owner: then (the case as it is now, False)
+    — or 422 when the key came with other content. A race on the same key
+    answers the loser as a replay."""
     if key:
         replay = _replay(kind, owner, key, fingerprint)
         if replay is not None:

@@ -24,6 +24,7 @@ from shanzhi.geo.services import NewNode, grids_add, region_retire, regions_add
 from shanzhi.incidents import rulebook
 
 from .geometry import generate_city
+from .patrols import build_patrols
 
 DATA = Path(__file__).parent / "data"
 CITY_CODE = "320500"
@@ -111,6 +112,7 @@ def build_demo(*, seed: int = 2026, progress: Callable[[str], None] = print) -> 
     _departments(city, districts, [by_code[t.code] for t in towns])
     logins = _personas(city)
     _grid_workers()
+    build_patrols(seed=seed, progress=progress)
     rulebook.changed()  # written in bulk: no signal told the memos
     staff.changed()
     return logins

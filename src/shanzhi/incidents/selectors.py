@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import reduce
+from operator import or_
 
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
@@ -37,10 +39,13 @@ def incidents_list(*, scope: Scope, state: str | None = None, channel: str | Non
                    light_filter: str | None = None, q: str | None = None,
                    department: str | None = None, reported_from: dt.date | None = None,
                    reported_to: dt.date | None = None, sort: str | None = None,
+                   pending_extension: bool | None = None,
                    now: dt.datetime | None = None) -> QuerySet[Incident]:
     """The incidents of the scope that pass every filter the desks and the API
     offer, in the order ``sort`` names (a column of ``SORTS``, ``-`` for
-    descending; unsorted without one). The dates are local days, both included."""
+    descending; unsorted without one). The dates are local days, both included;
+    ``light_filter`` one light or several (``red,yellow``); ``pending_extension``
+    whether an extension request waits for a decision (the phone's 待审批延期)."""
     qs = incidents_visible(scope)
     if state:
         qs = qs.filter(state__in=state.split(","))
@@ -51,7 +56,10 @@ def incidents_list(*, scope: Scope, state: str | None = None, channel: str | Non
     if region:
         qs = qs.filter(path__startswith=scope.region(region).path)
     if light_filter:
-        qs = qs.filter(lights.light_q(light_filter, wf.OPEN_STATES, now))
+        qs = qs.filter(reduce(or_, (lights.light_q(name, wf.OPEN_STATES, now)
+                                    for name in light_filter.split(","))))
+    if pending_extension is not None:
+        qs = qs.filter(pending_extension__isnull=not pending_extension)
     if q:
         qs = qs.filter(Q(number__startswith=q) | Q(description__contains=q)
                        | Q(address__contains=q))

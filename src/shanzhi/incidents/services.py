@@ -151,15 +151,17 @@ def _check_extra_value(code: str, spec: Mapping, value):
 def _locate(*, lng, lat, crs: str, region_code: str | None, actor: User | None):
     """(lng, lat, grid, region) for a point, or for an address in a region.
     The grid and regions come from the spatial index's memory: no query. A
-    grid worker reports only a point inside one of their own grids."""
+    grid worker reports a point inside one of their own grids, or — for a
+    place outside them, seen on their way — an address in their own community:
+    it goes to the community's centre, which decides who handles it."""
     scope = Scope.for_user(actor) if actor is not None else None
     if lng is not None or lat is not None:
         return locate_point(lng=lng, lat=lat, crs=crs, scope=scope)
     region = current_region(region_code) if region_code else None
-    if scope is not None and scope.grid_ids is not None:
+    if scope is not None and scope.grid_ids is not None and region is None:
         raise ValidationError(gettext("A grid worker reports the point where the case is (lng "
-                                      "and lat): an address alone is not placed in a grid."),
-                              field="location")
+                                      "and lat), or an address with the code of their own "
+                                      "community."), field="location")
     if region is not None:
         if scope is not None and not scope.covers(region.path):
             raise ValidationError(gettext("The region %(code)s lies outside your territory.")

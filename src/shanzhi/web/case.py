@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from shanzhi.cases import selectors as case_selectors
 from shanzhi.cases.engine import ACTION_TEXTS
+from shanzhi.cases.notices import UNIT_LABELS
 from shanzhi.cases.registry import CaseType
 from shanzhi.core.errors import Conflict, DomainError, PermissionDenied
 from shanzhi.core.errors import ValidationError as DomainValidationError
@@ -251,6 +252,18 @@ def _field(kind: str, *, label, required: bool, choices=(), max_length: int = 0,
     attrs = {"placeholder": placeholder} if placeholder else {}
     return forms.CharField(label=label, required=required, max_length=max_length or 200,
                            widget=forms.TextInput(attrs=attrs))
+
+
+def pending_extension(case) -> dict | None:
+    """The extension a case's handler asked for and nobody has decided yet,
+    ready to show (amount, unit's name, who, why)."""
+    request = case.pending_extension
+    if not request:
+        return None
+    unit = request.get("unit", "")
+    return {"amount": f"{float(request.get('amount', 0)):g}",
+            "unit": str(UNIT_LABELS.get(unit, unit)),
+            "by": request.get("by", ""), "reason": request.get("reason", "")}
 
 
 def action_form_class(kind: CaseType, action: str, fields: Sequence[str], *,

@@ -32,7 +32,6 @@ from .actions import (
     COUNTERS,
     SATISFACTION_SCORES,
     SUCCESS,
-    UNITS,
     URGENCIES,
     action_form_class,
 )
@@ -115,15 +114,6 @@ def _counters(incident: Incident) -> list[tuple[str, int]]:
     return [(str(label), n) for label, n in names if n]
 
 
-def _pending(incident: Incident) -> dict | None:
-    request = incident.pending_extension
-    if not request:
-        return None
-    return {"amount": f"{float(request.get('amount', 0)):g}",
-            "unit": str(dict(UNITS).get(request.get("unit"), request.get("unit", ""))),
-            "by": request.get("by", ""), "reason": request.get("reason", "")}
-
-
 def _attachments(incident: Incident) -> list:
     attachments = list(incident.attachments.select_related("entry").order_by("pk"))
     for a in attachments:
@@ -173,7 +163,7 @@ def incident_context(actor: User, incident: Incident, *, outcome: Outcome | None
     chain = _chain(incident)
     suggestion = _suggestion(incident, actions)
     suggested = suggestion.department.code if suggestion and suggestion.department else ""
-    pending = _pending(incident)
+    pending = case_page.pending_extension(incident)
     forms = _forms(incident, actions, _options(incident, actions, chain, suggested),
                    suggestion=suggestion, pending=pending, bound=bound)
     opened = outcome.action if outcome and outcome.action else (

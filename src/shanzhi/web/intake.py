@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from shanzhi.accounts.models import User
+from shanzhi.accounts.models import Role, User
 from shanzhi.accounts.scope import Scope
 from shanzhi.core.errors import DomainError
 from shanzhi.core.errors import ValidationError as DomainValidationError
@@ -199,6 +199,8 @@ def _error(exc: DomainError, extra_names: dict[str, str]) -> dict:
 def intake(request: HttpRequest) -> HttpResponse:
     """新建事件: GET draws the form, POST registers the report."""
     user = request.user
+    if user.role == Role.GRID_WORKER and not user.is_superuser:
+        return redirect("web:m_report")  # a grid worker reports from the phone (issue 13)
     if not may_report(user):
         raise DjangoPermissionDenied(_("Only linkage-centre operators register reports."))
     values = request.POST if request.method == "POST" else {}

@@ -539,15 +539,6 @@ def _parties(case: MediationCase) -> list[dict]:
             for p in case.parties.all()]
 
 
-def _pending(case: MediationCase) -> dict | None:
-    request = case.pending_extension
-    if not request:
-        return None
-    return {"amount": f"{float(request.get('amount', 0)):g}",
-            "unit": str(dict(UNITS).get(request.get("unit"), request.get("unit", ""))),
-            "by": request.get("by", ""), "reason": request.get("reason", "")}
-
-
 def case_context(actor: User, case: MediationCase, *, outcome=None, bound=None) -> dict:
     now = timezone.now()
     scope = Scope.for_user(actor)
@@ -562,7 +553,8 @@ def case_context(actor: User, case: MediationCase, *, outcome=None, bound=None) 
         "risk_label": mediation_risk.LEVEL_LABELS.get(case.risk_level, case.risk_level),
         "risk_reasons": [mediation_risk.REASON_LABELS.get(r, r) for r in case.risk_reasons],
         "parties": _parties(case), "sessions": list(case.sessions.select_related("recorded_by")),
-        "links": case_selectors.links(MEDIATION_CASE, case), "pending": _pending(case),
+        "links": case_selectors.links(MEDIATION_CASE, case),
+        "pending": case_page.pending_extension(case),
         "timeline": timeline(case), "forms": forms_, "opened": opened, "outcome": outcome,
     }
 

@@ -62,6 +62,8 @@ def desk_label(user: User):
 #: Who works in the mediation centre's pages, and those pages' names.
 MEDIATION_ROLES = (Role.CITY_ADMIN, Role.OPERATOR, Role.MEDIATOR, Role.HANDLER)
 MEDIATION_PAGES = ("mediation", "mediation_new", "mediation_case", "mediation_roster")
+#: Who finds the patrol log (巡查日志) in the menu (web/patrols.py).
+PATROL_LOG_ROLES = (Role.CITY_ADMIN, Role.OPERATOR, Role.VIEWER)
 
 
 def menu(request: HttpRequest) -> list[dict]:
@@ -81,6 +83,8 @@ def menu(request: HttpRequest) -> list[dict]:
     if user.is_superuser or user.role in MEDIATION_ROLES:
         items.append(("mediation", reverse("web:mediation"), _("Dispute mediation"),
                       MEDIATION_PAGES))
+    if user.is_superuser or user.role in PATROL_LOG_ROLES:
+        items.append(("patrols", reverse("web:patrols"), _("Patrol log"), ("patrols", "patrol")))
     items.append(("map", reverse("web:map"), _("Territory map"), ("map",)))
     items.append(("notifications", reverse("web:notifications"), _("Notifications"),
                   ("notifications",)))

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from . import command, desk, incident, intake, mediation, views
+from . import command, desk, incident, intake, mediation, patrols, views
+from .mobile import urls as mobile_urls
 
 app_name = "web"
 urlpatterns = [
@@ -24,6 +25,8 @@ urlpatterns = [
     path("notifications/<int:pk>/", views.notification_open, name="notification"),
     path("notifications/<int:pk>/read/", views.notification_read, name="notification_read"),
     path("demo-progress.json", views.demo_progress, name="demo_progress"),
+    path("patrols/", patrols.patrol_log, name="patrols"),
+    path("patrols/<uuid:pk>/", patrols.patrol_page, name="patrol"),
     path("mediation/", mediation.case_list, name="mediation"),
     path("mediation/new/", mediation.case_new, name="mediation_new"),
     path("mediation/roster/", mediation.roster, name="mediation_roster"),
@@ -33,3 +36,4 @@ urlpatterns = [
     path("mediation/cases/<str:number>/act/<str:action>/", mediation.case_act,
          name="mediation_act"),
 ]
+urlpatterns += mobile_urls.urlpatterns  # the phone app, /m/ (mobile/urls.py)

@@ -277,6 +277,10 @@ def _entrances(user: User) -> list[dict]:
                                   "live feed.")})
     out.append({"url": reverse("web:map"), "label": _("Territory map"),
                 "text": _("Your regions and grids on the map, down to each grid.")})
+    out.append({"url": reverse("web:m_home"), "label": _("Phone app"),
+                "text": _("On the phone, also without network: report, verify and patrol "
+                          "(grid workers); what waits for you, with one-tap actions "
+                          "(everyone else).")})
     return out
 
 

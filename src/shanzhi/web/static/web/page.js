@@ -62,4 +62,23 @@
       form.hidden = form.dataset.action !== open;
     }
   });
+
+  // The top menu on a phone is a row that scrolls sideways (base.css): the
+  // current entry is brought into view, and the row fades out at an edge
+  // while entries lie beyond it.
+  const menu = document.querySelector(".topnav");
+  if (menu) {
+    const fade = () => {
+      menu.classList.toggle("more-left", menu.scrollLeft > 1);
+      menu.classList.toggle("more-right", menu.scrollLeft + menu.clientWidth < menu.scrollWidth - 1);
+    };
+    const current = menu.querySelector("a.active");
+    if (current && menu.scrollWidth > menu.clientWidth) {
+      const row = menu.getBoundingClientRect(), entry = current.getBoundingClientRect();
+      menu.scrollLeft += entry.left - row.left - (row.width - entry.width) / 2;
+    }
+    fade();
+    menu.addEventListener("scroll", fade, { passive: true });
+    window.addEventListener("resize", fade);
+  }
 })();
