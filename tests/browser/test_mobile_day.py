@@ -106,8 +106,10 @@ def test_a_worker_s_day_with_and_without_network(browser, live_server, cast, tmp
     page.wait_for_function("document.body.dataset.ready === '1'")
     for lng, lat in WALK[3:]:
         walk_to(context, page, lng, lat)
-    page.click('[data-p="stop"]')
+    with page.expect_navigation():  # the page reloads once the stop is in the outbox
+        page.click('[data-p="stop"]')
     page.wait_for_function("document.body.dataset.ready === '1'")
+    assert page.locator('[data-p="start"]').is_visible()
     page.goto(f"{base}/m/outbox/")
     page.wait_for_function(
         "document.querySelectorAll('[data-outbox-list] li[data-state=\"waiting\"]').length >= 5")

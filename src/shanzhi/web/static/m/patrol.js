@@ -134,11 +134,12 @@
     if (!run) return;
     await handOver(true);
     await handOver(true);  // the points that came in while the first batch was handed over
-    const id = run.id;
+    // the stop is in the outbox before the patrol is forgotten here: a page
+    // closed in between leaves a running patrol to stop again, never a lost stop
+    await outbox.add({ url: `${config.api}/${run.id}/stop`, json: { ended_at: new Date().toISOString() },
+      label: T.stop, kind: "patrol" });
     run = null;
     save();
-    await outbox.add({ url: `${config.api}/${id}/stop`, json: { ended_at: new Date().toISOString() },
-      label: T.stop, kind: "patrol" });
     show();
     await outbox.flush();
     window.location.reload();
