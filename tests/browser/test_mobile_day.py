@@ -16,7 +16,13 @@ from shanzhi.incidents.models import Attachment, Incident, TimelineEntry
 from shanzhi.patrols.models import CheckIn, Patrol
 from shanzhi.web.mobile import worker
 from tests.browser.conftest import SCREENSHOTS
-from tests.browser.test_mobile_manager import fits, phone, shoot, sign_in_to_the_app
+from tests.browser.test_mobile_manager import (
+    FLUSH,
+    fits,
+    phone,
+    shoot,
+    sign_in_to_the_app,
+)
 from tests.browser.test_mobile_report import a_photo, fill_report, wait_until
 from tests.incidents import conftest as incident_fixtures
 from tests.incidents.conftest import WEST_POINT, incident_in, report
@@ -122,7 +128,7 @@ def test_a_worker_s_day_with_and_without_network(browser, live_server, cast, tmp
     context.set_offline(False)
     page.evaluate("window.dispatchEvent(new Event('online'))")
     assert wait_until(lambda: Patrol.objects.get(worker=cast.worker).ended_at is not None)
-    page.evaluate("window.shanzhiOutbox.flush()")  # once more: nothing is sent twice
+    page.evaluate(FLUSH)  # once more: nothing is sent twice
     page.wait_for_function("document.querySelectorAll("
                            "'[data-outbox-list] li:not([data-state=\"sent\"])').length === 0")
     for text in ("西街3号暴露垃圾", "离线上报一：路灯不亮", "离线上报二：井盖缺失"):

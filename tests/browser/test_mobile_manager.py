@@ -64,6 +64,11 @@ def state_becomes(number: str, state: str, timeout: float = TIMEOUT_MS / 1000) -
         time.sleep(0.2)
 
 
+#: One more round of the outbox, bounded (a page's evaluate has no timeout of its own).
+FLUSH = ("Promise.race([window.shanzhiOutbox.flush(), "
+         "new Promise((done) => setTimeout(done, 30000))])")
+
+
 def shoot(page, path) -> None:
     """The phone's screen (390×844) from the top of the page, as a worker sees
     it first: the header and the tab bar where they belong."""

@@ -15,7 +15,13 @@ from PIL import Image
 
 from shanzhi.incidents.models import Attachment, Incident
 from tests.browser.conftest import SCREENSHOTS
-from tests.browser.test_mobile_manager import fits, phone, shoot, sign_in_to_the_app
+from tests.browser.test_mobile_manager import (
+    FLUSH,
+    fits,
+    phone,
+    shoot,
+    sign_in_to_the_app,
+)
 from tests.incidents import conftest as incident_fixtures
 from tests.incidents.conftest import WEST_POINT
 
@@ -106,7 +112,7 @@ def test_a_worker_reports_with_a_photo_and_offline_reports_arrive_once(browser, 
     page.evaluate("window.dispatchEvent(new Event('online'))")
     assert wait_until(lambda: Incident.objects.filter(description__startswith="离线上报")
                       .count() == 2)
-    page.evaluate("window.shanzhiOutbox.flush()")  # once more: nothing is sent twice
+    page.evaluate(FLUSH)  # once more: nothing is sent twice
     time.sleep(1)
     assert Incident.objects.filter(description__startswith="离线上报").count() == 2
     page.wait_for_function(

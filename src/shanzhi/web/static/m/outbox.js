@@ -169,6 +169,8 @@
     return { body: data, type: null };
   }
 
+  const SEND_TIMEOUT_MS = 45000;
+
   async function parse(response) {
     try { return await response.json(); } catch (e) { return null; }
   }
@@ -178,13 +180,22 @@
     const { body: payload, type } = requestBody(item);
     const headers = { "Idempotency-Key": item.id, "X-CSRFToken": csrfToken(), Accept: "application/json" };
     if (type) headers["Content-Type"] = type;
+    // a request the network swallows (a half-open connection, a radio that
+    // drops mid-upload) is given up after SEND_TIMEOUT_MS: the item waits
+    // again, and its key makes the next attempt safe if the first arrived
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), SEND_TIMEOUT_MS);
     let response;
+    let answer;
     try {
-      response = await fetch(item.url, { method: "POST", body: payload, headers, credentials: "same-origin" });
+      response = await fetch(item.url, { method: "POST", body: payload, headers,
+        credentials: "same-origin", signal: abort.signal });
+      answer = await parse(response);
     } catch (e) {
       return settle(item, "waiting", 0, T.queued, null);
+    } finally {
+      clearTimeout(timer);
     }
-    const answer = await parse(response);
     const error = answer && answer.error ? answer.error : null;
     if (response.ok) return settle(item, "sent", response.status, "", answer);
     if (response.status === 401 || (response.status === 403 && error && /csrf/.test(error.code || ""))) {
