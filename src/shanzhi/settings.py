@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "shanzhi.geo",
     "shanzhi.accounts",
     "shanzhi.cases",
+    "shanzhi.registry",
     "shanzhi.incidents",
     "shanzhi.mediation",
     "shanzhi.patrols",

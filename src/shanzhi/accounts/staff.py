@@ -70,6 +70,11 @@ def worker_grids(user_id: int) -> frozenset[int]:
     return _memo.get().grids.get(user_id, frozenset())
 
 
+def grid_workers(grid_id: int) -> list[int]:
+    """The grid workers assigned to a grid, by id."""
+    return sorted(pk for pk, grids in _memo.get().grids.items() if grid_id in grids)
+
+
 def changed() -> None:
     bump(REVISION)
 

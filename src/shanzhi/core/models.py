@@ -218,6 +218,7 @@ class AppendOnlyModel(models.Model):
 
 class AccessAction(models.TextChoices):
     VIEW = "view", _("view of personal fields")
+    EXPORT = "export", _("export of personal data")
     LOGIN = "login", _("log-in")
     LOGIN_FAILED = "login_failed", _("failed log-in")
     LOGIN_REFUSED = "login_refused", _("log-in refused (locked)")
