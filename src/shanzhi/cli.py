@@ -29,6 +29,11 @@ People and access
   device create          register an IoT sensor or video source, print its token
   open311 key create     print a new Open311 API key for a citizen app or 311 client
 
+Grid base data (人地事物组织)
+  registry template people FILE   an empty Excel/CSV template to fill in
+  registry import people FILE     import a filled file (strict; --good-only)
+  registry export people FILE     the records a user sees, masked
+
 Working calendar
   calendar show YEAR     the holidays and make-up working days of a year
   calendar import-year   enter a year's official schedule (published each December)

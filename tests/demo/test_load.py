@@ -20,6 +20,14 @@ def demo(django_db_setup, django_db_blocker):
         reset_index()
         logins = build_demo(progress=lambda message: None)
         yield logins
+        from shanzhi.registry import models as registry
+        for model in (registry.VisitEntry, registry.VisitStage, registry.Visit,
+                      registry.KeyPlace, registry.Member, registry.PersonChange):
+            model.objects.all()._raw_delete(model.objects.db)
+        registry.Household.objects.update(head=None)
+        for model in (registry.Person, registry.Household, registry.Organisation,
+                      registry.House, registry.Building):
+            model.objects.all()._raw_delete(model.objects.db)
         Grid.objects.all().delete()
         GridWorker.objects.all().delete()
         User.objects.all().delete()

@@ -55,7 +55,8 @@ def test_an_operator_sees_the_work_of_each_stage(client, cast):
         "待核查": (1, "/incidents/?state=handled"),
         "已超期": (0, "/incidents/?light=red"),
     }
-    assert menu(html) == ["home", "incidents", "mediation", "patrols", "map", "notifications"]
+    assert menu(html) == ["home", "incidents", "mediation", "patrols", "registry", "map",
+                          "notifications"]
     assert "您好，town_operator" in html and "受理派遣台" in html
 
 
@@ -78,7 +79,7 @@ def test_a_grid_worker_sees_what_waits_for_verification_in_their_grid(client, ca
     incident_in(cast, wf.HANDLED)
     html = home(client, cast.worker)
     assert tiles(html)["待核查"] == (1, "/incidents/?state=handled")
-    assert menu(html) == ["home", "incidents", "map", "notifications"]
+    assert menu(html) == ["home", "incidents", "registry", "map", "notifications"]
 
 
 def test_the_east_operator_counts_nothing_of_the_west(client, cast):
@@ -107,8 +108,8 @@ def test_the_command_centre_is_linked_once_it_exists(client, cast, monkeypatch, 
     command(monkeypatch, "/command/")
     html = home(client, getattr(cast, user))
     mediation = ["mediation"] if user == "admin" else []  # the viewer does not mediate
-    assert menu(html) == ["home", "incidents", "command", *mediation, "patrols", "map",
-                          "notifications"]
+    assert menu(html) == ["home", "incidents", "command", *mediation, "patrols", "registry",
+                          "map", "notifications"]
     assert 'href="/command/"' in html and "指挥中心" in html
 
 

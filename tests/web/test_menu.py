@@ -39,7 +39,7 @@ def test_a_grid_worker_reads_the_incidents_of_their_grids_without_the_desk_s_too
     client.force_login(cast.worker)
     html = client.get("/").content.decode()
     assert re.findall(r'data-menu="([a-z_]+)"', html) == [
-        "home", "incidents", "command", "map", "notifications"]
+        "home", "incidents", "command", "registry", "map", "notifications"]
     desk = client.get("/incidents/").content.decode()
     assert "<h1>事件</h1>" in desk or ">事件<" in desk
     assert 'href="/incidents/new/"' not in desk

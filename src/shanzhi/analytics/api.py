@@ -84,6 +84,8 @@ class SummaryOut(Out):
     channels: list[ChannelCountOut]
     overdue: list[OverdueOut]
     areas: AreasOut
+    #: The follow-up visits: open, overdue, near_due.
+    followups: dict[str, int]
 
 
 class PointOut(Out):
@@ -124,6 +126,7 @@ def summary(request: HttpRequest, region: RegionCode = ""):
         "channels": selectors.channels(scope=scope, focus=focus),
         "overdue": selectors.longest_overdue(scope=scope, focus=focus),
         "areas": selectors.areas(scope=scope, focus=focus),
+        "followups": selectors.followups(scope=scope, focus=focus),
     }
 
 

@@ -34,6 +34,7 @@ from shanzhi.geo.models import Level, Region
 from shanzhi.incidents import selectors as incident_selectors
 from shanzhi.incidents import workflow as wf
 from shanzhi.incidents.models import Category, Channel, Incident
+from shanzhi.registry.visits import visit_counts
 
 from . import naive
 from .models import DayTally, MixTally, OpenTally
@@ -342,3 +343,7 @@ def points(*, scope: Scope, focus: Focus, now: dt.datetime | None = None,
     return {"shown": len(out), "capped": len(out) == cap, "items": out}
 
 
+def followups(*, scope: Scope, focus: Focus, now: dt.datetime | None = None) -> dict:
+    """The follow-up visits (走访/随访) of the focus: open, overdue (red) and
+    near due (yellow) now, counted live by the registry's one scoping rule."""
+    return visit_counts(scope=scope, now=now, paths=focus.paths)

@@ -19,6 +19,7 @@ from shanzhi.geo.api import router as geo_router
 from shanzhi.incidents.api import router as incidents_router
 from shanzhi.mediation.api import router as mediation_router
 from shanzhi.patrols.api import router as patrols_router
+from shanzhi.registry.api import router as registry_router
 
 
 class ShanzhiAPI(NinjaAPI):
@@ -111,6 +112,7 @@ api.add_router("/calendar/", calendar_router)
 api.add_router("/", incidents_router)
 api.add_router("/", mediation_router)
 api.add_router("/", patrols_router)
+api.add_router("/", registry_router)
 api.add_router("/", inbox_router)
 api.add_router("/command/", command_router)
 api.add_router("/tokens/", tokens_router)

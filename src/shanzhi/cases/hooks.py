@@ -8,6 +8,10 @@ writes roll back with it.
   ``updates`` (field → value or ``F`` expression) to the case as read.
 - ``lights_changed(case, before, after)``: the sweep changed the (warned,
   overdue) flags of an open case.
+- ``sweeping(now)``: ``shanzhi worker`` is about to sweep. Apps plan the
+  cases that time brings (the registry's follow-up visits); a receiver
+  returns a dict of counts (what it did) or None. Sent with ``send_robust``:
+  a failing receiver is logged and the sweep goes on.
 """
 
 from django.dispatch import Signal
@@ -15,3 +19,4 @@ from django.dispatch import Signal
 created = Signal(use_caching=True)
 changing = Signal(use_caching=True)
 lights_changed = Signal(use_caching=True)
+sweeping = Signal()

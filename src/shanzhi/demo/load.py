@@ -25,6 +25,7 @@ from shanzhi.incidents import rulebook
 
 from .geometry import generate_city
 from .patrols import build_patrols
+from .registry import build_registry
 
 DATA = Path(__file__).parent / "data"
 CITY_CODE = "320500"
@@ -113,6 +114,7 @@ def build_demo(*, seed: int = 2026, progress: Callable[[str], None] = print) -> 
     logins = _personas(city)
     _grid_workers()
     build_patrols(seed=seed, progress=progress)
+    build_registry(seed=seed, progress=progress)
     rulebook.changed()  # written in bulk: no signal told the memos
     staff.changed()
     return logins

@@ -9,8 +9,11 @@ class RegistryConfig(AppConfig):
     verbose_name = _("Grid base data")
 
     def ready(self) -> None:
+        from shanzhi.cases import hooks
         from shanzhi.cases.registry import register
 
         from .case import VISIT_CASE
+        from .visits import on_sweeping
 
         register(VISIT_CASE)
+        hooks.sweeping.connect(on_sweeping, dispatch_uid="registry.plan_due")

@@ -42,6 +42,10 @@ class Placed(models.Model):
     class Meta:
         abstract = True
 
+    def save(self, *args, **kwargs) -> None:
+        self.path = self.grid.path
+        super().save(*args, **kwargs)
+
 
 # ---------------------------------------------------------------- places
 
@@ -68,7 +72,9 @@ class Building(Placed):
         verbose_name_plural = _("buildings")
         ordering = ["path", "road", "number", "building"]
         indexes = [models.Index(fields=["path"], name="building_path", **PATH_INDEX),
-                   models.Index(fields=["grid"], name="building_grid")]
+                   models.Index(fields=["grid"], name="building_grid"),
+                   # a typed address without its community: the buildings at a door
+                   models.Index(fields=["road", "number"], name="building_road_number")]
 
     def __str__(self) -> str:
         return self.address
@@ -103,9 +109,8 @@ class House(Placed):
         verbose_name = _("house")
         verbose_name_plural = _("houses")
         ordering = ["building", "unit", "room"]
+        # the unique key has its own pattern index on PostgreSQL (key LIKE 'prefix%')
         indexes = [models.Index(fields=["path"], name="house_path", **PATH_INDEX),
-                   models.Index(fields=["key"], name="house_key_prefix",
-                                opclasses=["varchar_pattern_ops"]),
                    models.Index(fields=["grid"], name="house_grid")]
 
     def __str__(self) -> str:
@@ -415,7 +420,7 @@ class KeyPlace(Placed):
 # ---------------------------------------------------------------- follow-up tasks
 
 class VisitState(models.TextChoices):
-    DUE = wf.DUE, _("Due")
+    DUE = wf.DUE, _("To visit")
     DONE = wf.DONE, _("Visited")
     CANCELLED = wf.CANCELLED, _("Cancelled")
 

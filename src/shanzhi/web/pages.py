@@ -62,6 +62,14 @@ def desk_label(user: User):
 #: Who works in the mediation centre's pages, and those pages' names.
 MEDIATION_ROLES = (Role.CITY_ADMIN, Role.OPERATOR, Role.MEDIATOR, Role.HANDLER)
 MEDIATION_PAGES = ("mediation", "mediation_new", "mediation_case", "mediation_roster")
+#: Who finds the base data (基础数据) in the menu, and its pages' names (web/registry.py).
+REGISTRY_ROLES = (Role.CITY_ADMIN, Role.OPERATOR, Role.VIEWER, Role.GRID_WORKER)
+REGISTRY_PAGES = ("registry", "registry_person_new", "registry_person", "registry_person_edit",
+                  "registry_person_reveal", "registry_person_merge", "registry_houses",
+                  "registry_house", "registry_organisations", "registry_organisation_new",
+                  "registry_organisation", "registry_members", "registry_member",
+                  "registry_places", "registry_place", "registry_visits", "registry_visit",
+                  "registry_visit_act", "registry_grid", "registry_imports", "registry_import")
 #: Who finds the patrol log (巡查日志) in the menu (web/patrols.py).
 PATROL_LOG_ROLES = (Role.CITY_ADMIN, Role.OPERATOR, Role.VIEWER)
 
@@ -85,6 +93,9 @@ def menu(request: HttpRequest) -> list[dict]:
                       MEDIATION_PAGES))
     if user.is_superuser or user.role in PATROL_LOG_ROLES:
         items.append(("patrols", reverse("web:patrols"), _("Patrol log"), ("patrols", "patrol")))
+    if user.is_superuser or user.role in REGISTRY_ROLES:  # 基础数据 (web/registry.py)
+        items.append(("registry", reverse("web:registry"), _("Base data"),
+                      REGISTRY_PAGES))
     items.append(("map", reverse("web:map"), _("Territory map"), ("map",)))
     items.append(("notifications", reverse("web:notifications"), _("Notifications"),
                   ("notifications",)))

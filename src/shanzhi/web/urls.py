@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import command, desk, incident, intake, mediation, patrols, views
+from . import command, desk, incident, intake, mediation, patrols, registry, views
 from .mobile import urls as mobile_urls
 
 app_name = "web"
@@ -35,5 +35,38 @@ urlpatterns = [
          name="mediation_agreement"),
     path("mediation/cases/<str:number>/act/<str:action>/", mediation.case_act,
          name="mediation_act"),
+]
+urlpatterns += [  # 基础数据, the grid's base data (web/registry.py)
+    path("registry/", registry.people, name="registry"),
+    path("registry/people/new/", registry.person_new, name="registry_person_new"),
+    path("registry/people/<int:pk>/", registry.person_detail, name="registry_person"),
+    path("registry/people/<int:pk>/edit/", registry.person_edit, name="registry_person_edit"),
+    path("registry/people/<int:pk>/reveal/", registry.person_reveal,
+         name="registry_person_reveal"),
+    path("registry/people/<int:pk>/merge/", registry.person_merge,
+         name="registry_person_merge"),
+    path("registry/houses/", registry.houses, name="registry_houses"),
+    path("registry/houses/<int:pk>/", registry.house_detail, name="registry_house"),
+    path("registry/organisations/", registry.organisations, name="registry_organisations"),
+    path("registry/organisations/new/", registry.organisation_new,
+         name="registry_organisation_new"),
+    path("registry/organisations/<int:pk>/", registry.organisation_detail,
+         name="registry_organisation"),
+    path("registry/members/", registry.members, name="registry_members"),
+    path("registry/members/<int:pk>/", registry.member_detail, name="registry_member"),
+    path("registry/places/", registry.places, name="registry_places"),
+    path("registry/places/<int:pk>/", registry.place_detail, name="registry_place"),
+    path("registry/visits/", registry.visit_list, name="registry_visits"),
+    path("registry/visits/<str:number>/", registry.visit_detail, name="registry_visit"),
+    path("registry/visits/<str:number>/act/<str:action>/", registry.visit_act,
+         name="registry_visit_act"),
+    path("registry/grids/<str:code>/", registry.grid_map, name="registry_grid"),
+    path("registry/imports/", registry.import_page, name="registry_imports"),
+    path("registry/imports/<int:pk>/", registry.import_job, name="registry_import"),
+    path("registry/imports/<int:pk>/progress.json", registry.import_progress,
+         name="registry_import_progress"),
+    path("registry/templates/<str:registry>.<str:fmt>", registry.import_template,
+         name="registry_template"),
+    path("registry/export/<str:registry>.xlsx", registry.export, name="registry_export"),
 ]
 urlpatterns += mobile_urls.urlpatterns  # the phone app, /m/ (mobile/urls.py)

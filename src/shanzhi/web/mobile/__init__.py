@@ -30,7 +30,7 @@ def tabs(request: HttpRequest) -> list[dict]:
     outbox tab's count is filled in by ``outbox.js`` (it lives on the phone)."""
     current = request.resolver_match.url_name if request.resolver_match else None
     if is_worker(request.user):
-        items = [("m_home", _("My day"), "home", ("m_home", "m_incident")),
+        items = [("m_home", _("My day"), "home", ("m_home", "m_incident", "m_visit")),
                  ("m_report", _("Report"), "report", ("m_report",)),
                  ("m_patrol", _("Patrol"), "patrol", ("m_patrol",))]
     else:

@@ -3,7 +3,7 @@ namespace: ``web/urls.py`` adds these to its own)."""
 
 from django.urls import path
 
-from . import manager, pwa, worker
+from . import manager, pwa, visits, worker
 
 urlpatterns = [
     path("m/", worker.home, name="m_home"),
@@ -15,6 +15,7 @@ urlpatterns = [
     path("m/patrol/", worker.patrol, name="m_patrol"),
     path("m/grids.geojson", worker.grids_geojson, name="m_grids"),
     path("m/incidents/<str:number>/", worker.incident, name="m_incident"),
+    path("m/visits/<str:number>/", visits.visit, name="m_visit"),
     path("m/waiting/", manager.todo, name="m_todo"),
     path("m/waiting/<slug:kind>/", manager.waiting_list, name="m_waiting"),
 ]

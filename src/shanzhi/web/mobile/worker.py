@@ -32,6 +32,7 @@ from ..incident import incident_context
 from ..intake import category_choices
 from ..pages import domain_errors
 from . import is_worker, manager, render_mobile
+from .visits import visit_tasks
 
 #: How many of the worker's most used categories the report page lists first.
 TOP_CATEGORIES = 6
@@ -76,8 +77,9 @@ def _task(incident, kind: str, label: str, now: dt.datetime) -> dict:
 
 def day_tasks(user: User, now: dt.datetime) -> tuple[list[dict], dict]:
     """The worker's tasks of the day, by deadline: incidents to verify (核查),
-    reports in the worker's grids to resolve on the spot (就地处置), and the
-    grids not yet patrolled today; and the counts on top."""
+    reports in the worker's grids to resolve on the spot (就地处置), the
+    grids not yet patrolled today and the open follow-up visits (走访); and
+    the counts on top (the red visits counted as overdue too)."""
     scope = Scope.for_user(user)
     verify = selectors.incidents_list(scope=scope, state=wf.HANDLED, sort="due_at")
     resolve = selectors.incidents_list(scope=scope, state=wf.REPORTED, sort="due_at")
@@ -92,10 +94,13 @@ def day_tasks(user: User, now: dt.datetime) -> tuple[list[dict], dict]:
                       "place": d.grid.name, "due_at": d.due_at,
                       "light": "red" if now > d.due_at else "green",
                       "url": reverse("web:m_patrol")})
+    followups, followup_counts = visit_tasks(user, now)  # the registry's follow-up visits
+    tasks += followups
     far = dt.datetime.max.replace(tzinfo=dt.UTC)
     tasks.sort(key=lambda t: (t["due_at"] or far, t["number"]))
     counts = {"verify": verify.count(), "resolve": resolve.count(), "patrols": len(due),
-              "overdue": overdue}
+              "overdue": overdue + followup_counts["visits_overdue"],
+              "visits": followup_counts["visits"]}
     return tasks[:TASKS], counts
 
 

@@ -309,6 +309,11 @@ class CommandCentre {
     this.bars(summary.categories);
     this.pie(summary.channels);
     this.overdue(summary.overdue);
+    // the follow-up visits' light (registry): open, overdue, near due
+    for (const out of document.querySelectorAll("[data-followup]")) {
+      const value = (summary.followups || {})[out.dataset.followup];
+      out.textContent = value == null ? "—" : Number(value).toLocaleString("zh-CN");
+    }
   }
 
   // Each tile's list on the case desk, for the region open now (no links
