@@ -29,8 +29,7 @@ then ``VACUUM ANALYZE``), 13 people per house. Then ``--queries`` searches of
 each shape (a name's first two characters, a full identity number, its first
 10 digits, a phone's first 7 digits, a road and door number) run as a
 district operator, a grid worker (one grid) and the city admin: p50/p99 ms
-each, and the
-``EXPLAIN ANALYZE`` of the slowest shape. Target p99 ≤ 100 ms.
+each, and the ``EXPLAIN ANALYZE`` of the slowest shape. Target p99 ≤ 100 ms.
 """
 
 from __future__ import annotations

@@ -72,7 +72,6 @@ class Building(Placed):
         verbose_name_plural = _("buildings")
         ordering = ["path", "road", "number", "building"]
         indexes = [models.Index(fields=["path"], name="building_path", **PATH_INDEX),
-                   models.Index(fields=["grid"], name="building_grid"),
                    # a typed address without its community: the buildings at a door
                    models.Index(fields=["road", "number"], name="building_road_number")]
 
@@ -110,8 +109,7 @@ class House(Placed):
         verbose_name_plural = _("houses")
         ordering = ["building", "unit", "room"]
         # the unique key has its own pattern index on PostgreSQL (key LIKE 'prefix%')
-        indexes = [models.Index(fields=["path"], name="house_path", **PATH_INDEX),
-                   models.Index(fields=["grid"], name="house_grid")]
+        indexes = [models.Index(fields=["path"], name="house_path", **PATH_INDEX)]
 
     def __str__(self) -> str:
         return self.address
@@ -227,13 +225,12 @@ class Person(Placed):
         ]
         indexes = [
             models.Index(fields=["path"], name="person_path", **PATH_INDEX),
-            # the searches: a name's or a number's beginning (LIKE 'q%'), a house's people
+            # the searches: a name's or a number's beginning (LIKE 'q%'); a house's
+            # and a grid's people go by the foreign keys' own indexes
             models.Index(fields=["name", "id"], name="person_name",
                          opclasses=["varchar_pattern_ops", "int8_ops"]),
             models.Index(fields=["id_number"], name="person_id_number", **PATH_INDEX),
             models.Index(fields=["phone"], name="person_phone", **PATH_INDEX),
-            models.Index(fields=["house"], name="person_house"),
-            models.Index(fields=["grid"], name="person_grid"),
             models.Index(fields=["permit_expires"], name="person_permit_expires",
                          condition=Q(kind="migrant")),
         ]
