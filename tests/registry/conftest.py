@@ -3,11 +3,26 @@ worker's) and one in the east grid 001 (out of the west personas' territory)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import random
 from dataclasses import dataclass
 
 import pytest
 
+from shanzhi.core.identity import synthetic_id_number
 from shanzhi.registry.models import Building, House
+
+_drawn: set[str] = set()
+
+
+def fresh_id_number(rng: random.Random, *, born: dt.date, area: str = "320505",
+                    male: bool = True) -> str:
+    """A valid identity number not drawn before in this test process: one
+    birth date leaves only 500 sequences, so plain random draws collide."""
+    while (number := synthetic_id_number(rng, area=area, born=born, male=male)) in _drawn:
+        pass
+    _drawn.add(number)
+    return number
 
 
 @dataclass

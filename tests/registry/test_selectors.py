@@ -11,7 +11,7 @@ import pytest
 
 from shanzhi.accounts.scope import Scope
 from shanzhi.core.errors import NotFound, ValidationError
-from shanzhi.core.identity import synthetic_credit_code, synthetic_id_number
+from shanzhi.core.identity import synthetic_credit_code
 from shanzhi.registry import selectors
 from shanzhi.registry.models import (
     Building,
@@ -22,14 +22,14 @@ from shanzhi.registry.models import (
     Person,
     PersonKind,
 )
+from tests.registry.conftest import fresh_id_number
 
 _rng = random.Random(1402)
 
 
 def make_person(grid, *, name="张三", house=None, phone="13812345678", born=dt.date(1980, 1, 2),
                 **fields) -> Person:
-    number = fields.pop("id_number", None) or synthetic_id_number(
-        _rng, area="320505", born=born, male=True)
+    number = fields.pop("id_number", None) or fresh_id_number(_rng, born=born)
     return Person.objects.create(grid=grid, house=house, name=name, id_number=number,
                                  gender="1", phone=phone, **fields)
 

@@ -13,7 +13,7 @@ import pytest
 import time_machine
 
 from shanzhi.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from shanzhi.core.identity import synthetic_credit_code, synthetic_id_number
+from shanzhi.core.identity import synthetic_credit_code
 from shanzhi.core.models import calendar_sync_package, reset_calendar
 from shanzhi.registry import services
 from shanzhi.registry import workflow as wf
@@ -26,6 +26,7 @@ from shanzhi.registry.models import (
     PersonChange,
     Visit,
 )
+from tests.registry.conftest import fresh_id_number
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TUESDAY = dt.datetime(2026, 3, 10, 10, 0, tzinfo=SHANGHAI)
@@ -34,7 +35,7 @@ _rng = random.Random(14)
 
 def id_number(area: str = "320505", born: dt.date = dt.date(1980, 5, 17),
               male: bool = True) -> str:
-    return synthetic_id_number(_rng, area=area, born=born, male=male)
+    return fresh_id_number(_rng, area=area, born=born, male=male)
 
 
 def corrupt(number: str) -> str:

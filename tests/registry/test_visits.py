@@ -192,6 +192,24 @@ def test_the_daily_pass_runs_from_the_worker_command(personas, places):
     assert Visit.objects.filter(state=wf.DUE).count() == 1
 
 
+class _Stop(BaseException):
+    pass
+
+
+def test_the_daily_pass_runs_in_the_servers_embedded_loop_too(personas, places, monkeypatch):
+    from shanzhi.web.management.commands import serve
+
+    def stop(seconds):
+        raise _Stop
+
+    make_member(make_person(places.west_house.grid))
+    monkeypatch.setattr(serve.time, "sleep", stop)  # one round
+    monkeypatch.setattr(serve, "close_old_connections", lambda: None)  # the test's connection
+    with time_machine.travel(TUESDAY, tick=False), pytest.raises(_Stop):
+        serve.sweep_forever()
+    assert Visit.objects.filter(state=wf.DUE).count() == 1
+
+
 # ---------------------------------------------------------------- recording
 
 def test_recording_closes_the_task_and_plans_the_next_from_the_visits_time(personas, west):

@@ -24,6 +24,21 @@ log = logging.getLogger(__name__)
 CHUNK = 500
 
 
+def plan(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """What the apps plan before each sweep (``hooks.sweeping``: the
+    registry's follow-up visits), with the counts they return; a failing
+    receiver is logged and the others go on. ``shanzhi worker`` and the
+    server's embedded loop both run it before ``sweep``."""
+    counts: dict[str, int] = {}
+    for receiver, result in hooks.sweeping.send_robust(sender=None,
+                                                       now=now or timezone.now()):
+        if isinstance(result, Exception):
+            log.error("planning by %r failed", receiver, exc_info=result)
+        elif result:
+            counts.update(result)
+    return counts
+
+
 def sweep(*, now: dt.datetime | None = None, chunk: int = CHUNK) -> dict[str, int]:
     """Mark yellow (warned) and red (overdue) cases of every type, notify, and
     act per each type's rule. Returns counts of what this call did."""

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy
 
-from shanzhi.accounts.models import Role, User
+from shanzhi.accounts.models import User
 from shanzhi.accounts.scope import Scope
 from shanzhi.accounts.staff import centre_operators
 from shanzhi.cases import engine
 from shanzhi.cases.registry import CaseType
 
+from . import selectors
 from . import workflow as wf
 from .models import Finding, Visit, VisitAttachment, VisitEntry, VisitKind, VisitStage, VisitState
 
@@ -49,11 +50,9 @@ def limit(case: Visit, stage: str) -> dict:
 
 
 def visible(scope: Scope):
-    """Every task the scope reaches by its grid. Handlers and mediators do
-    not work on the base data: they see none."""
-    if not scope.unrestricted and scope.role in (Role.HANDLER, Role.MEDIATOR):
-        return Visit.objects.none()
-    return scope.filter(Visit.objects.all(), grid_field="grid_id")
+    """Every task the scope reaches by its grid, scoped as every registry
+    table is (``selectors.visible``: handlers and mediators see none)."""
+    return selectors.visible(scope, Visit)
 
 
 def relation_allows(actor: User, case: Visit, transition_roles: frozenset[str],

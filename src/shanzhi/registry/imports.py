@@ -50,7 +50,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from shanzhi.accounts.models import Role, User
+from shanzhi.accounts.models import User
 from shanzhi.accounts.scope import Scope
 from shanzhi.core import xlsx
 from shanzhi.core.errors import NotFound, PermissionDenied, ValidationError
@@ -59,14 +59,13 @@ from shanzhi.core.privacy import mask_id_number, mask_name, mask_phone
 
 from . import validators
 from .models import Gender, IdType, ImportJob, LeftBehind, Person, PersonChange, PersonKind
+from .selectors import OPS_ROLES
 from .services import person_check
 
 #: Rows validated, checked against the database and written together.
 BATCH = 5_000
 #: Errors kept on the job (and shown); every bad row is still counted.
 MAX_ERRORS = 1_000
-#: Who may import and export (the contract: merge, import, export are theirs).
-IMPORT_ROLES = frozenset({Role.CITY_ADMIN, Role.OPERATOR})
 PROGRESS_KEY = "registry-import:{}"
 PROGRESS_SECONDS = 24 * 3600
 
@@ -1034,7 +1033,7 @@ def run_import(*, registry: str, actor: User, path: str | Path | None = None,
     bad row (the first 1,000 of them, with their count). ``job``: one created
     beforehand (by a page that polls its progress), else a new one."""
     reg = registry_for(registry)
-    if not (actor.is_superuser or actor.role in IMPORT_ROLES):
+    if not (actor.is_superuser or actor.role in OPS_ROLES):
         raise PermissionDenied(gettext("Only a city administrator or an operator may import "
                                        "into the registries."))
     scope = Scope.for_user(actor)
@@ -1132,7 +1131,7 @@ def export_rows(*, scope: Scope, registry: str, filters: Mapping | None = None,
     reg = registry_for(registry)
     if actor is None and scope.user_id is not None:
         actor = User.objects.filter(pk=scope.user_id).first()
-    if actor is not None and not (actor.is_superuser or actor.role in IMPORT_ROLES):
+    if actor is not None and not (actor.is_superuser or actor.role in OPS_ROLES):
         raise PermissionDenied(gettext("Only a city administrator or an operator may export "
                                        "the registries."))
     filters = dict(filters or {})

@@ -11,22 +11,21 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from shanzhi.accounts.models import Role, User
+from shanzhi.accounts.models import User
 from shanzhi.accounts.scope import Scope, locate_point
 from shanzhi.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from shanzhi.geo.index import get_index
 
 from . import addresses, validators
 from .models import Building, House, HouseUse
+from .selectors import WRITE_ROLES
 
-#: Who creates and edits buildings and houses (a grid worker in their own grids).
-WRITERS = frozenset({Role.CITY_ADMIN, Role.OPERATOR, Role.GRID_WORKER})
 HOUSE_FIELDS = ("unit", "room", "use", "area", "owner_name", "owner_phone")
 
 
 def _check_writer(actor: User) -> Scope:
     scope = Scope.for_user(actor)
-    if not actor.is_superuser and (actor.role not in WRITERS or scope.is_empty):
+    if not actor.is_superuser and (actor.role not in WRITE_ROLES or scope.is_empty):
         raise PermissionDenied(gettext("Your role may not create or edit buildings and houses."))
     return scope
 
@@ -229,4 +228,4 @@ def _stale() -> Conflict:
                     field="version", code="stale")
 
 
-__all__ = ["WRITERS", "building_create", "house_create", "house_update"]
+__all__ = ["building_create", "house_create", "house_update"]

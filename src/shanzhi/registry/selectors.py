@@ -56,6 +56,11 @@ from .models import (
 READ_ROLES = frozenset({Role.CITY_ADMIN, Role.OPERATOR, Role.GRID_WORKER, Role.VIEWER})
 #: The roles that may see one person's identity number and phone unmasked.
 REVEAL_ROLES = frozenset({Role.CITY_ADMIN, Role.OPERATOR, Role.GRID_WORKER})
+#: Who creates and edits people, houses, organisations, members and places
+#: (a grid worker in their own grids).
+WRITE_ROLES = frozenset({Role.CITY_ADMIN, Role.OPERATOR, Role.GRID_WORKER})
+#: Who merges people, imports, exports and sets the follow-up rules.
+OPS_ROLES = frozenset({Role.CITY_ADMIN, Role.OPERATOR})
 #: The most rows a list or a search answers at once.
 PAGE_LIMIT = 100
 

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _l
 
-from shanzhi.accounts.models import Role, User
+from shanzhi.accounts.models import User
 from shanzhi.accounts.scope import Scope
 from shanzhi.accounts.staff import grid_workers
 from shanzhi.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
@@ -49,12 +49,7 @@ from .models import (
     RiskLevel,
     Visit,
 )
-from .selectors import visible
-
-#: Who creates and edits people, houses, organisations, members and places.
-WRITERS = frozenset({Role.CITY_ADMIN, Role.OPERATOR, Role.GRID_WORKER})
-#: Who merges people, imports, exports and sets the follow-up rules.
-OVERSEERS = frozenset({Role.CITY_ADMIN, Role.OPERATOR})
+from .selectors import OPS_ROLES, WRITE_ROLES, visible
 
 Check = Callable[[object], object]
 
@@ -330,10 +325,10 @@ def person_clean(data: Mapping) -> tuple[dict, list[ValidationError]]:
 
 # ---------------------------------------------------------------- helpers
 
-def _writer(actor: User, roles=WRITERS) -> Scope:
+def _writer(actor: User, roles=WRITE_ROLES) -> Scope:
     if not (actor.is_superuser or actor.role in roles):
         raise PermissionDenied(gettext("Your role may not change the registries.")
-                               if roles is WRITERS else
+                               if roles is WRITE_ROLES else
                                gettext("Only an operator or the city administrator may do "
                                        "this."))
     return Scope.for_user(actor)
@@ -562,7 +557,7 @@ def person_merge(*, actor: User, keep: Person, duplicate: Person) -> Person:
     already belongs to is ended), what ``keep`` lacks is copied from it, and
     it stays as a row pointing to ``keep`` (``merged_into``). Both get a
     ``PersonChange``; ``person_history(keep)`` shows both histories."""
-    scope = _writer(actor, OVERSEERS)
+    scope = _writer(actor, OPS_ROLES)
     for person in (keep, duplicate):
         _editable(scope, Person, person, gettext("person"))
     if keep.pk == duplicate.pk:
@@ -832,7 +827,7 @@ def rule_set(group: str, level: str, interval: int, *, actor: User | None = None
     """The working days between visits of a group's members at a level (the
     city's rule; tasks planned from now on follow it)."""
     if actor is not None:
-        _writer(actor, OVERSEERS)
+        _writer(actor, OPS_ROLES)
     cleaned, problems = validators.clean(
         {"group": MEMBER_FIELDS["group"], "level": MEMBER_FIELDS["level"],
          "interval": partial(_count, field="interval", label=gettext("Working days"))},
@@ -927,8 +922,8 @@ def place_update(*, actor: User, place: KeyPlace, version: int, data: Mapping) -
 
 
 __all__ = [
-    "MEMBER_FIELDS", "ORGANISATION_FIELDS", "OVERSEERS", "PERSON_FIELDS", "PLACE_FIELDS",
-    "WRITERS", "member_create", "member_end", "member_update", "organisation_create",
+    "MEMBER_FIELDS", "ORGANISATION_FIELDS", "PERSON_FIELDS", "PLACE_FIELDS",
+    "member_create", "member_end", "member_update", "organisation_create",
     "organisation_update", "person_check", "person_clean", "person_create", "person_history",
     "person_merge", "person_update", "place_create", "place_update", "rule_set",
 ]

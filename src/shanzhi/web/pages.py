@@ -16,6 +16,7 @@ from shanzhi.accounts.models import Role, User
 from shanzhi.accounts.scope import Scope
 from shanzhi.cases import selectors as case_selectors
 from shanzhi.core.errors import NotFound, PermissionDenied
+from shanzhi.registry import selectors as registry_selectors
 
 #: How many root names the header lists before it says "… and N more".
 HEADER_ROOTS = 3
@@ -62,8 +63,8 @@ def desk_label(user: User):
 #: Who works in the mediation centre's pages, and those pages' names.
 MEDIATION_ROLES = (Role.CITY_ADMIN, Role.OPERATOR, Role.MEDIATOR, Role.HANDLER)
 MEDIATION_PAGES = ("mediation", "mediation_new", "mediation_case", "mediation_roster")
-#: Who finds the base data (基础数据) in the menu, and its pages' names (web/registry.py).
-REGISTRY_ROLES = (Role.CITY_ADMIN, Role.OPERATOR, Role.VIEWER, Role.GRID_WORKER)
+#: The base data's (基础数据) pages' names (web/registry.py); who finds it in the
+#: menu: ``registry.selectors.READ_ROLES``.
 REGISTRY_PAGES = ("registry", "registry_person_new", "registry_person", "registry_person_edit",
                   "registry_person_reveal", "registry_person_merge", "registry_houses",
                   "registry_house", "registry_organisations", "registry_organisation_new",
@@ -93,7 +94,7 @@ def menu(request: HttpRequest) -> list[dict]:
                       MEDIATION_PAGES))
     if user.is_superuser or user.role in PATROL_LOG_ROLES:
         items.append(("patrols", reverse("web:patrols"), _("Patrol log"), ("patrols", "patrol")))
-    if user.is_superuser or user.role in REGISTRY_ROLES:  # 基础数据 (web/registry.py)
+    if user.is_superuser or user.role in registry_selectors.READ_ROLES:  # 基础数据
         items.append(("registry", reverse("web:registry"), _("Base data"),
                       REGISTRY_PAGES))
     items.append(("map", reverse("web:map"), _("Territory map"), ("map",)))

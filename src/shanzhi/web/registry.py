@@ -85,10 +85,6 @@ from .pages import domain_errors, is_htmx, render_page
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
-#: Who creates and edits people, houses, organisations, members, places.
-WRITE_ROLES = (Role.CITY_ADMIN, Role.OPERATOR, Role.GRID_WORKER)
-#: Who merges, imports and exports.
-OPS_ROLES = (Role.CITY_ADMIN, Role.OPERATOR)
 #: The registries the import page and the export buttons offer.
 REGISTRIES = {
     "people": gettext_lazy("People"), "houses": gettext_lazy("Houses"),
@@ -119,11 +115,11 @@ SECRET_FIELDS = ("id_number", "phone", "permit_number")
 
 
 def may_write(user: User) -> bool:
-    return user.is_superuser or user.role in WRITE_ROLES
+    return user.is_superuser or user.role in selectors.WRITE_ROLES
 
 
 def is_ops(user: User) -> bool:
-    return user.is_superuser or user.role in OPS_ROLES
+    return user.is_superuser or user.role in selectors.OPS_ROLES
 
 
 def may_reveal(user: User) -> bool:
@@ -342,7 +338,8 @@ def person_context(request: HttpRequest, person: Person, **extra) -> dict:
     household_members = (list(household.members.filter(merged_into__isnull=True)
                               .order_by("name", "id")) if household else [])
     memberships = list(person.memberships.select_related("worker").order_by("-since"))
-    person_visits = list(Visit.objects.filter(person=person).select_related("worker")
+    person_visits = list(VISIT_CASE.visible(Scope.for_user(user)).filter(person=person)
+                         .select_related("worker")
                          .order_by("-created_at")[:20])
     now = timezone.now()
     return {

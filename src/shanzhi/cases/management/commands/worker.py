@@ -1,28 +1,11 @@
 """shanzhi worker"""
 
-import logging
 import time
 
 from django.core.management.base import CommandParser
-from django.utils import timezone
 
-from shanzhi.cases import hooks
-from shanzhi.cases.sla import sweep
+from shanzhi.cases.sla import plan, sweep
 from shanzhi.core.commands import OperatorCommand
-
-log = logging.getLogger(__name__)
-
-
-def plan() -> dict[str, int]:
-    """What the apps plan before each sweep (``cases.hooks.sweeping``: the
-    registry's follow-up visits), with the counts they return."""
-    counts: dict[str, int] = {}
-    for receiver, result in hooks.sweeping.send_robust(sender=Command, now=timezone.now()):
-        if isinstance(result, Exception):
-            log.error("planning by %r failed", receiver, exc_info=result)
-        elif result:
-            counts.update(result)
-    return counts
 
 
 class Command(OperatorCommand):

@@ -43,12 +43,12 @@ class Command(OperatorCommand):
 
 def sweep_forever(interval: float = 60.0) -> None:
     """The worker's loop inside the server process (embedded mode)."""
-    from shanzhi.cases.sla import sweep
+    from shanzhi.cases.sla import plan, sweep
 
     log = logging.getLogger("shanzhi.worker")
     while True:
         try:
-            counts = sweep()
+            counts = plan() | sweep()
             if any(counts.values()):
                 log.info("sweep: %s", counts)
         except Exception:  # keep serving; the next round retries
