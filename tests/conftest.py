@@ -88,6 +88,12 @@ def _media_in_tmp(settings, tmp_path_factory):
     settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
 
 
+@pytest.fixture(autouse=True)
+def _models_in_tmp(settings, tmp_path_factory):
+    """No test reads (or writes) the category models of a developer's data dir."""
+    settings.INTAKE_MODEL_DIR = tmp_path_factory.mktemp("models")
+
+
 @dataclass
 class Territory:
     """City 320500 → districts 320505 (west) and 320506 (east) → one town each →

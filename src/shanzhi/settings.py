@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "shanzhi.accounts",
     "shanzhi.cases",
     "shanzhi.registry",
+    "shanzhi.intake",
     "shanzhi.incidents",
     "shanzhi.mediation",
     "shanzhi.patrols",
@@ -252,3 +253,14 @@ OPEN311_PUBLIC_CHANNELS = tuple(c.strip() for c in env("OPEN311_PUBLIC_CHANNELS"
                                 .split(",") if c.strip())
 # ... and a client without an api_key may read this many times a minute (per address)
 OPEN311_ANONYMOUS_PER_MINUTE = int(env("OPEN311_ANONYMOUS_PER_MINUTE", "60"))
+
+# --- Smart intake (docs/intake.md): the category models' files (each a name with
+# numbered versions and their training reports) ...
+INTAKE_MODEL_DIR = Path(env("INTAKE_MODEL_DIR", str(DATA_DIR / "models"))).resolve()
+# ... possible duplicates: open incidents of the same category this near (metres) and this
+# recent (days); the same caller again within INTAKE_REPEAT_DAYS is a repeat
+INTAKE_DUPLICATE_RADIUS_M = float(env("INTAKE_DUPLICATE_RADIUS_M", "250"))
+INTAKE_DUPLICATE_DAYS = float(env("INTAKE_DUPLICATE_DAYS", "7"))
+INTAKE_REPEAT_DAYS = float(env("INTAKE_REPEAT_DAYS", "30"))
+# ... an address-only report gets the resolved point when its confidence reaches this
+INTAKE_PLACE_CONFIDENT = float(env("INTAKE_PLACE_CONFIDENT", "0.7"))

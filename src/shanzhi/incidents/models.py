@@ -204,6 +204,13 @@ class Incident(Case):
                                     blank=True, on_delete=models.PROTECT,
                                     related_name="duplicates", db_index=False)
     due_at = models.DateTimeField(_("due at"), null=True, blank=True, db_index=True)
+    # smart intake (docs/intake.md): the category the city's model suggested first when the
+    # report came in, and its confidence; the match rate compares it with the final category
+    suggested = models.ForeignKey(Category, verbose_name=_("suggested category"), null=True,
+                                  blank=True, on_delete=models.PROTECT, related_name="+",
+                                  db_index=False)
+    suggested_confidence = models.FloatField(_("confidence of the suggestion"), null=True,
+                                             blank=True)
     self_resolved = models.BooleanField(_("resolved on the spot"), default=False)
     satisfaction = models.PositiveSmallIntegerField(_("satisfaction"), null=True, blank=True)
     return_count = models.PositiveIntegerField(default=0)
@@ -231,6 +238,13 @@ class Incident(Case):
             # a device's alerts (only IoT and video incidents have one)
             models.Index(fields=["device"], name="incident_device",
                          condition=models.Q(device__isnull=False)),
+            # possible duplicates at intake: the open incidents of a category, newest first
+            # (incidents.duplicates; the box of lng/lat is filtered on these rows)
+            models.Index(fields=["category", "-reported_at"], name="incident_open_category",
+                         condition=models.Q(state__in=sorted(wf.OPEN_STATES))),
+            # repeats: the same caller's reports, newest first
+            models.Index(fields=["contact_phone", "-reported_at"], name="incident_caller",
+                         condition=~models.Q(contact_phone="")),
         ]
 
     def __str__(self) -> str:
