@@ -34,10 +34,20 @@ Grid base data (人地事物组织)
   registry import people FILE     import a filled file (strict; --good-only)
   registry export people FILE     the records a user sees, masked
 
+Addresses (地名库)
+  places import FILE     import roads, landmarks and areas (GeoJSON; all or nothing)
+  places list            the gazetteer's names
+  places resolve TEXT    resolve typed addresses to a point, a grid, a confidence
+
 Working calendar
   calendar show YEAR     the holidays and make-up working days of a year
   calendar import-year   enter a year's official schedule (published each December)
   calendar due           when a limit in working days or hours falls due
+
+Smart intake
+  intake train           train the category classifier (--csv FILE or --from-incidents)
+  intake classify        append the predicted category and its confidence to a CSV
+  intake info            the current category model and its cross-validated figures
 
 Command centre
   analytics rebuild      recompute the command centre's rollups from the incidents

@@ -75,6 +75,25 @@ class AreasOut(Out):
     items: list[AreaOut]
 
 
+class IntakeModelOut(Out):
+    version: int | None
+    trained_at: str | None
+    rows: int | None
+    accuracy: float | None
+    macro_f1: float | None
+
+
+class IntakeMatchOut(Out):
+    """Of the incidents reported in the window with a suggestion and a final
+    category, how many ended in the suggested one (``rate``: None without any)."""
+
+    suggested: int
+    matched: int
+    rate: float | None
+    window: dict[str, str]
+    model: IntakeModelOut | None
+
+
 class SummaryOut(Out):
     region: RegionOut | None
     source: Literal["rollups", "incidents"]
@@ -86,6 +105,8 @@ class SummaryOut(Out):
     areas: AreasOut
     #: The follow-up visits: open, overdue, near_due.
     followups: dict[str, int]
+    #: Smart intake: the match rate of the category suggestions.
+    intake: IntakeMatchOut
 
 
 class PointOut(Out):
@@ -127,6 +148,7 @@ def summary(request: HttpRequest, region: RegionCode = ""):
         "overdue": selectors.longest_overdue(scope=scope, focus=focus),
         "areas": selectors.areas(scope=scope, focus=focus),
         "followups": selectors.followups(scope=scope, focus=focus),
+        "intake": selectors.intake_match(scope=scope, focus=focus),
     }
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import reduce
 from operator import or_
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -33,6 +33,7 @@ from shanzhi.core.errors import PermissionDenied
 from shanzhi.geo.models import Level, Region
 from shanzhi.incidents import selectors as incident_selectors
 from shanzhi.incidents import workflow as wf
+from shanzhi.incidents.assist import model_summary
 from shanzhi.incidents.models import Category, Channel, Incident
 from shanzhi.registry.visits import visit_counts
 
@@ -341,6 +342,26 @@ def points(*, scope: Scope, focus: Focus, now: dt.datetime | None = None,
                     "state": str(states[r["state"]]), "light": light,
                     "category": r["category__name"] or ""})
     return {"shown": len(out), "capped": len(out) == cap, "items": out}
+
+
+def intake_match(*, scope: Scope, focus: Focus, now: dt.datetime | None = None,
+                 days: int = WINDOW_DAYS) -> dict:
+    """How often the city's model's first suggestion was the category the
+    operators confirmed (docs/intake.md, "The match rate"): of the incidents
+    reported in the window that had a suggestion and whose category is final
+    (registered or later; not rejected, not still waiting), how many ended in
+    the suggested subclass. With the current model's own cross-validated
+    figures beside it, for comparison."""
+    first, today = _window(now, days)
+    final = (naive.reported_between(incidents(scope, focus), first, today)
+             .filter(suggested__isnull=False, category__isnull=False)
+             .exclude(state__in=(wf.REPORTED, wf.REJECTED)))
+    counts = final.aggregate(suggested=Count("id"),
+                             matched=Count("id", filter=Q(category_id=F("suggested_id"))))
+    suggested, matched = int(counts["suggested"] or 0), int(counts["matched"] or 0)
+    return {"suggested": suggested, "matched": matched, "rate": _ratio(matched, suggested),
+            "window": {"first": first.isoformat(), "last": today.isoformat()},
+            "model": model_summary()}
 
 
 def followups(*, scope: Scope, focus: Focus, now: dt.datetime | None = None) -> dict:

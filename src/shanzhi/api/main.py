@@ -17,6 +17,7 @@ from shanzhi.core.errors import DomainError, NotAuthenticated, NotFound
 from shanzhi.core.input import ERROR_STATUSES, ErrorOut
 from shanzhi.geo.api import router as geo_router
 from shanzhi.incidents.api import router as incidents_router
+from shanzhi.intake.api import router as places_router
 from shanzhi.mediation.api import router as mediation_router
 from shanzhi.patrols.api import router as patrols_router
 from shanzhi.registry.api import router as registry_router
@@ -113,6 +114,7 @@ api.add_router("/", incidents_router)
 api.add_router("/", mediation_router)
 api.add_router("/", patrols_router)
 api.add_router("/", registry_router)
+api.add_router("/", places_router)
 api.add_router("/", inbox_router)
 api.add_router("/command/", command_router)
 api.add_router("/tokens/", tokens_router)

@@ -33,6 +33,7 @@ from shanzhi.core.input import Day, Out, errors, longest
 from shanzhi.geo.index import get_index
 from shanzhi.geo.models import Region
 
+from . import assist as intake_assist
 from . import selectors, services
 from .actions import ACTION_FIELDS, PHOTO_ACTIONS, ActionIn
 from .case import INCIDENT_CASE
@@ -68,6 +69,26 @@ class IncidentIn(BaseModel):
     reported_at: dt.datetime | None = None
     urgency: str = Field("normal", max_length=16)
     extra: dict[str, Any] = Field(default_factory=dict)
+    duplicate_of: str | None = Field(
+        None, max_length=40, description="register the report and merge it into this "
+        "incident (its number) in one step: a duplicate found at intake")
+
+
+class AssistIn(BaseModel):
+    """What the intake form holds so far (every field optional): the answer
+    suggests categories for the description, places the address, and finds
+    possible duplicates and the caller's earlier reports."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    description: str = Field("", **longest(services.MAX_DESCRIPTION))
+    category: str | None = Field(None, max_length=32)
+    lng: float | None = Field(None, ge=-180, le=180)
+    lat: float | None = Field(None, ge=-90, le=90)
+    address: str = Field("", max_length=300)
+    region: str | None = Field(None, max_length=32)
+    contact_phone: str = Field("", max_length=32)
+    exclude: str | None = Field(None, max_length=40,
+                                description="an incident (number) to leave out")
 
 
 class DeviceAlertIn(BaseModel):
@@ -181,6 +202,64 @@ class CategoryOut(Out):
     on_overdue: Any
 
 
+class SuggestionOut(Out):
+    code: str
+    name: str
+    class_name: str
+    confidence: float
+
+
+class ModelOut(Out):
+    version: int | None
+    trained_at: str | None
+    rows: int | None
+    accuracy: float | None
+    macro_f1: float | None
+
+
+class PlaceOut(Out):
+    label: str
+    kind: str
+    lng: float | None
+    lat: float | None
+    grid: NamedOut | None
+    region: NamedOut | None
+    confidence: float
+    confident: bool
+
+
+class DuplicateOut(Out):
+    number: str
+    category: str | None
+    category_name: str
+    description: str
+    state: State
+    state_label: str
+    reported_at: dt.datetime
+    distance_m: float
+    similarity: float
+
+
+class RepeatOut(Out):
+    number: str
+    reported_at: dt.datetime
+    state: State
+    state_label: str
+    description: str
+
+
+class AssistOut(Out):
+    """The city model's top categories (none before a model is trained), its
+    cross-validated figures, the address's place, possible duplicates and the
+    caller's reports of the last days."""
+
+    suggestions: list[SuggestionOut]
+    model: ModelOut | None
+    place: PlaceOut | None
+    duplicates: list[DuplicateOut]
+    repeats: list[RepeatOut]
+
+
 class AlertOut(Out):
     number: str
     state: str
@@ -286,6 +365,28 @@ def report(request: HttpRequest, idempotency_key: IdempotencyKey = None):
     incident, created = services.incident_report(
         actor=actor, photos=photos, idempotency_key=idempotency_key, **sent.model_dump())
     return Status(201 if created else 200, incident_out(incident, actor=actor, detail=True))
+
+
+@router.post("/incidents/assist", response={200: AssistOut, **errors(403, 404, 413)},
+             summary="Intake assistance: suggested categories, place, duplicates, repeats",
+             openapi_extra={"requestBody": {"required": False, "content": {
+                 "application/json": {"schema": AssistIn.model_json_schema()}}}})
+def incident_assist(request: HttpRequest):
+    """For a report being typed (nothing is written): the city's model's top
+    three subclasses with their confidence and the model's cross-validated
+    accuracy; the place the ``address`` resolves to (``confident``: a report
+    would be placed there); the open incidents of the chosen (else the top
+    suggested) category near the point (else the confident place) reported in
+    the last days, with distance and text similarity; and the reports of
+    ``contact_phone`` in the last 30 days. The same roles as reporting."""
+    actor = actor_of(request)
+    data, _photos = body(request)
+    sent = validate(AssistIn, data)
+    exclude = None
+    if sent.exclude:
+        exclude = services.incident_for_actor(actor=actor, incident_id=sent.exclude).pk
+    return intake_assist.assist(actor=actor, **sent.model_dump(exclude={"exclude"}),
+                                exclude=exclude)
 
 
 @router.get("/incidents", response={200: IncidentPage, **errors(404)},

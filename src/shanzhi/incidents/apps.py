@@ -22,3 +22,10 @@ class IncidentsConfig(AppConfig):
         # every timeline row written wakes the live feed (docs/feed.md)
         post_save.connect(timeline_written, sender="incidents.TimelineEntry",
                           dispatch_uid="shanzhi.incidents.feed")
+
+        # the worker retrains the city's category model once a day (docs/intake.md)
+        from shanzhi.cases import hooks
+
+        from .learning import on_sweeping
+
+        hooks.sweeping.connect(on_sweeping, dispatch_uid="incidents.learning")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import uuid
 from collections.abc import Mapping, Sequence
 
@@ -38,14 +39,18 @@ from shanzhi.geo.crs import check_lng_lat
 from shanzhi.geo.index import get_index
 from shanzhi.geo.models import Level, Region
 from shanzhi.geo.selectors import current_region
+from shanzhi.intake import places
 
+from . import assist, duplicates
 from . import workflow as wf
+from .assist import category_suggestions, model_label, model_summary, place_usable
 from .case import INCIDENT_CASE, SATISFACTION, centre_above
 from .models import Category, CategoryRules, Channel, Device, Incident, TimelineEntry
 from .routing import suggest_department
 from .rulebook import rule_book
 
-MAX_DESCRIPTION = 4000
+log = logging.getLogger(__name__)
+MAX_DESCRIPTION = assist.MAX_DESCRIPTION
 MAX_BACKDATE = dt.timedelta(days=30)
 CLOCK_SKEW = dt.timedelta(minutes=5)
 
@@ -197,9 +202,17 @@ def incident_report(*, actor: User | None, channel: str, description: str,
                     urgency: str = "normal", extra: Mapping | None = None,
                     photos: Sequence[UploadedFile] = (), device: Device | None = None,
                     idempotency_key: str | None = None, now: dt.datetime | None = None,
-                    system_backdate: bool = False) -> tuple[Incident, bool]:
+                    system_backdate: bool = False,
+                    duplicate_of: str | None = None) -> tuple[Incident, bool]:
     """Take in a report from any channel. Returns (incident, created); a retry
-    with the same idempotency key returns the first incident and False."""
+    with the same idempotency key returns the first incident and False.
+
+    Smart intake (docs/intake.md): the city's model's suggestion is kept on
+    the incident and its timeline, the caller's phone is stored normalised
+    and an earlier report of theirs noted, an address given without a point
+    is placed when the resolver is confident (else flagged). With
+    ``duplicate_of`` (an incident number) the report is registered and merged
+    into that one in the same transaction: the one-step merge at intake."""
     now = now or timezone.now()
     if channel not in Channel.values:
         raise ValidationError(gettext("Unknown channel %(channel)s: use one of %(choices)s.")
@@ -248,21 +261,94 @@ def incident_report(*, actor: User | None, channel: str, description: str,
                 raise ValidationError(gettext("The time of the call is more than 30 days ago."),
                                       field="reported_at")
     checked_photos = engine.check_photos(photos)
-    lng_f, lat_f, grid, located = _locate(lng=lng, lat=lat, crs=crs, region_code=region,
-                                          actor=actor)
+    duplicate_of = (duplicate_of or "").strip() or None
+    if duplicate_of is not None and (actor is None or device is not None):
+        raise ValidationError(gettext("Only a person merges a report into another incident."),
+                              field="duplicate_of")
+    placed, place_data = None, None
+    if lng is None and lat is None and address.strip():
+        placed, place_data = _place_address(address=address, region_code=region, actor=actor)
+    if placed is not None:
+        lng_f, lat_f, grid, located = placed
+    else:
+        lng_f, lat_f, grid, located = _locate(lng=lng, lat=lat, crs=crs, region_code=region,
+                                              actor=actor)
+    intake = _intake_data(description=description, cat=cat, device=device,
+                          contact_phone=contact_phone, reported_at=reported_at)
+    if place_data is not None:
+        intake["data"]["place"] = place_data
     owner = f"device:{device.pk}" if device else f"user:{actor.pk}" if actor else "anonymous"
     fingerprint = engine.request_hash({
         "channel": channel, "description": description, "category": category, "lng": lng,
         "lat": lat, "crs": crs, "address": address, "region": region,
         "contact_name": contact_name, "contact_phone": contact_phone,
         "reported_at": reported_at.isoformat() if reported_at != now else None,
-        "urgency": urgency, "extra": cleaned_extra}, checked_photos)
+        "urgency": urgency, "extra": cleaned_extra,
+        **({"duplicate_of": duplicate_of} if duplicate_of is not None else {})}, checked_photos)
+
+    def create() -> Incident:
+        incident = _create(
+            actor=actor, channel=channel, description=description, cat=cat, rules=rules,
+            lng=lng_f, lat=lat_f, grid=grid, located=located, address=address,
+            contact_name=contact_name, contact_phone=intake["phone"], reported_at=reported_at,
+            urgency=urgency, extra=cleaned_extra, device=device, photos=checked_photos,
+            now=now, suggested=intake["suggested"], intake_data=intake["data"])
+        if duplicate_of is not None:
+            incident_merge(actor=actor, incident=incident, original=duplicate_of, now=now,
+                           data={"at_intake": True})
+        return incident
+
     return engine.create_once(INCIDENT_CASE, owner=owner, key=idempotency_key,
-                              fingerprint=fingerprint, create=lambda: _create(
-        actor=actor, channel=channel, description=description, cat=cat, rules=rules,
-        lng=lng_f, lat=lat_f, grid=grid, located=located, address=address,
-        contact_name=contact_name, contact_phone=contact_phone, reported_at=reported_at,
-        urgency=urgency, extra=cleaned_extra, device=device, photos=checked_photos, now=now))
+                              fingerprint=fingerprint, create=create)
+
+
+def _place_address(*, address: str, region_code: str | None, actor: User | None):
+    """(the located point or None, the timeline's ``place`` record) for a
+    report given by address only. The resolver's point is used when it is
+    confident, lies where the actor may report and inside the region given
+    with the address; otherwise the report is located as before (by its
+    region) and flagged ``placed: false`` for the operator. The resolver
+    failing never refuses a report (it is logged)."""
+    scope = Scope.for_user(actor) if actor is not None else None
+    try:
+        place = places.resolve(address.strip(), scope=scope)
+    except Exception:  # intake goes on unplaced
+        log.exception("resolving the address %r failed", address)
+        place = None
+    data = {"label": place.label if place else "",
+            "confidence": round(float(place.confidence), 3) if place else 0.0,
+            "placed": False}
+    if place is None or not place.confident or not place_usable(place, scope=scope):
+        return None, data
+    located = locate_point(lng=place.lng, lat=place.lat, crs="wgs84", scope=scope)
+    if region_code:
+        named = current_region(region_code)
+        if named is None or not located[3].path.startswith(named.path):
+            return None, data
+    return located, {**data, "placed": True}
+
+
+def _intake_data(*, description: str, cat: Category | None, device: Device | None,
+                 contact_phone: str, reported_at: dt.datetime) -> dict:
+    """What smart intake adds to a report: the model's suggestion (not for
+    a device that names its own category), the caller's phone normalised and
+    their reports of the last INTAKE_REPEAT_DAYS anywhere in the city."""
+    data: dict = {}
+    suggested = [] if device is not None and cat is not None else \
+        category_suggestions(description)
+    if suggested:
+        data["suggestion"] = {
+            "model": model_label(model_summary()),
+            "top": [[c.code, confidence] for c, confidence in suggested],
+            "chosen": cat.code if cat else None,
+            "matched": (cat.pk == suggested[0][0].pk) if cat else None}
+    phone = contact_phone.strip()
+    if phone:
+        phone = duplicates.normalize_phone(phone) or phone
+        earlier = duplicates.repeats(phone=phone, now=reported_at)
+        if earlier:
+            data["repeat_of"] = [i.number for i in earlier]
+    return {"data": data, "phone": phone, "suggested": suggested[0] if suggested else None}
 
 
 def _number(reported_at: dt.datetime, pk: int) -> str:
@@ -284,7 +370,7 @@ def _next_incident_id() -> int | None:
 
 def _create(*, actor, channel, description, cat, rules, lng, lat, grid, located, address,
             contact_name, contact_phone, reported_at, urgency, extra, device, photos,
-            now) -> Incident:
+            now, suggested=None, intake_data=None) -> Incident:
     holder = _holder_for(located)
     route = suggest_department(region=located, category=cat, rules=rules)
     incident = Incident(
@@ -292,7 +378,9 @@ def _create(*, actor, channel, description, cat, rules, lng, lat, grid, located,
         urgency=urgency, description=description, address=address[:300], lng=lng, lat=lat,
         grid=grid, region=located, path=located.path, holder=holder, reporter=actor,
         device=device, contact_name=contact_name[:100], contact_phone=contact_phone[:32],
-        reported_at=reported_at, created_at=now, updated_at=now, extra=extra)
+        reported_at=reported_at, created_at=now, updated_at=now, extra=extra,
+        suggested=suggested[0] if suggested else None,
+        suggested_confidence=suggested[1] if suggested else None)
     fields, stage = engine.next_stage(INCIDENT_CASE, incident, wf.REPORTED, reported_at)
     for name, value in fields.items():
         setattr(incident, name, value)
@@ -316,6 +404,7 @@ def _create(*, actor, channel, description, cat, rules, lng, lat, grid, located,
             "route": route.as_data(),
             "device": device.device_id if device else None,
             "reported_at": reported_at.isoformat(),
+            **(intake_data or {}),
         })
     hooks.created.send(Incident, case=incident)  # the rollups count it in this transaction
     attachments = engine.save_files(INCIDENT_CASE, incident, entry, photos)
@@ -365,8 +454,19 @@ def incident_accept(*, actor: User, incident: Incident, note: str = "",
     elif incident.category_id is None:
         raise ValidationError(gettext("Classify the incident: give its category."),
                               field="category")
+    if incident.suggested_id is not None:
+        suggested = _category_code(incident.suggested_id)
+        data["suggestion"] = {"suggested": suggested, "chosen": incident.category.code,
+                              "matched": incident.suggested_id == incident.category_id}
     return _apply(actor=actor, incident=incident, action="accept",
                   payload={"note": note, "category": category}, changes=changes, data=data, **kw)
+
+
+def _category_code(category_id: int) -> str | None:
+    for cat, _rules in rule_book().categories.values():
+        if cat.pk == category_id:
+            return cat.code
+    return Category.objects.filter(pk=category_id).values_list("code", flat=True).first()
 
 
 def incident_reject(*, actor: User, incident: Incident, reason: str, **kw) -> Incident:

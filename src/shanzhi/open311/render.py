@@ -15,7 +15,7 @@ DECLARATION = '<?xml version="1.0" encoding="utf-8"?>\n'
 #: The element of one item inside a list element.
 ITEM_OF = {"services": "service", "service_requests": "request", "errors": "error",
            "attributes": "attribute", "values": "value", "endpoints": "endpoint",
-           "formats": "format"}
+           "formats": "format", "suggestions": "suggestion"}
 #: What XML 1.0 does not allow in a document: the C0 controls but tab, line
 #: feed and carriage return, lone surrogates, U+FFFE and U+FFFF.
 NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")

@@ -23,9 +23,11 @@ from shanzhi.core.privacy import mask_text
 from shanzhi.geo.index import get_index
 from shanzhi.geo.models import Level, Region
 from shanzhi.incidents import workflow as wf
+from shanzhi.incidents.assist import category_suggestions
 from shanzhi.incidents.models import Category, Incident, TimelineEntry
 from shanzhi.incidents.rulebook import rule_book
 from shanzhi.incidents.selectors import incidents_visible
+from shanzhi.incidents.services import MAX_DESCRIPTION
 
 from .models import ApiKey, ServiceRequest
 
@@ -142,6 +144,22 @@ def services() -> list[ServiceInfo]:
         out.append(ServiceInfo(code=code, name=cat.name, group=parent.name if parent else "",
                                fields=list(rules.extra_fields or [])))
     return out
+
+
+def service_suggestions(description: str) -> list[dict]:
+    """The extension's answer (docs/open311.md): the requestable services the
+    city's model finds most likely for ``description``, best first, at most
+    three, each with its confidence (0..1); [] before a model is trained."""
+    description = description.strip()
+    if not description:
+        raise ValidationError(gettext("description is required."), field="description")
+    if len(description) > MAX_DESCRIPTION:
+        raise ValidationError(gettext("description is longer than %(limit)d characters.")
+                              % {"limit": MAX_DESCRIPTION}, field="description")
+    requestable = {s.code: s for s in services()}
+    return [{"service_code": cat.code, "service_name": cat.name, "confidence": confidence}
+            for cat, confidence in category_suggestions(description)
+            if cat.code in requestable]
 
 
 def service_info(code: str) -> ServiceInfo | None:

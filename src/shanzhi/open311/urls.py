@@ -12,6 +12,7 @@ urlpatterns = [
     re_path(r"^requests" + FMT, views.requests, name="open311-requests"),
     re_path(r"^requests/(?P<number>[^/]+?)" + FMT, views.request_detail,
             name="open311-request"),
+    re_path(r"^suggestions" + FMT, views.suggestions, name="open311-suggestions"),
     re_path(r"^tokens/(?P<token>[^/]+?)" + FMT, views.token_detail, name="open311-token"),
     re_path(r"^.*$", views.not_found),
 ]

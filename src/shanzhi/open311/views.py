@@ -231,6 +231,17 @@ def request_detail(request: HttpRequest, fmt: str, number: str) -> HttpResponse:
     return respond(fmt, "service_requests", selectors.request_rows([incident]))
 
 
+@endpoint("POST")
+def suggestions(request: HttpRequest, fmt: str) -> HttpResponse:
+    """A non-standard extension (docs/open311.md): the three services the
+    city's model finds most likely for a ``description``, each with its
+    confidence, so that a client can offer them before the citizen picks one.
+    Needs an api_key (counted like a POST of a request)."""
+    _city_and_key(request, required=True)
+    return respond(fmt, "suggestions",
+                   selectors.service_suggestions(_param(request, "description")))
+
+
 @endpoint("GET")
 def token_detail(request: HttpRequest, fmt: str, token: str) -> HttpResponse:
     city, key = _city_and_key(request)

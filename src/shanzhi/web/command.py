@@ -115,6 +115,9 @@ def _messages() -> dict:
         "loadFailed": _("The data could not be loaded."),
         "open_incident": _("Open the incident"),
         "none": _("None"),
+        "intakeCounts": _("%(matched)s of %(suggested)s"),
+        "intakeModel": _("model v%(version)s, accuracy %(accuracy)s"),
+        "intakeNoModel": _("no model yet"),
     }
 
 

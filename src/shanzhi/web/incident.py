@@ -103,6 +103,23 @@ def _map_config(incident: Incident) -> dict | None:
             "tileUrl": settings.MAP_TILE_URL or None}
 
 
+def unplaced_address(incident: Incident) -> dict | None:
+    """An address-only report the resolver could not place confidently
+    (its report's timeline data ``place.placed`` is false, docs/intake.md):
+    the flag for the operator, with the resolver's best guess. Asked only
+    for an incident without a point."""
+    if incident.lng is not None:
+        return None
+    data = (incident.timeline.filter(action="report").order_by("at", "pk")
+            .values_list("data", flat=True).first())
+    place = (data or {}).get("place")
+    if not isinstance(place, dict) or place.get("placed") is not False:
+        return None
+    confidence = place.get("confidence")
+    return {"label": place.get("label") or "",
+            "percent": None if confidence is None else round(float(confidence) * 100)}
+
+
 def _counters(incident: Incident) -> list[tuple[str, int]]:
     """The counts that are not zero, named."""
     names = ((COUNTERS["return"], incident.return_count),
@@ -180,6 +197,7 @@ def incident_context(actor: User, incident: Incident, *, outcome: Outcome | None
         "may_reveal": services.may_see_contact(actor)
         and bool(incident.contact_name or incident.contact_phone),
         "attachments": _attachments(incident),
+        "unplaced": unplaced_address(incident),
         "timeline": timeline_items(incident),
         "forms": forms, "opened": opened, "outcome": outcome,
         "back": reverse("web:department_desk" if handler else "web:incidents"),

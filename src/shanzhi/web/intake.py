@@ -2,7 +2,13 @@
 message or a department's transfer typed in at the linkage centre. The page
 only parses and presents: ``incidents.services.incident_report`` decides
 everything (channel, category, urgency, place, backdating, photos), exactly
-as for the API. A hidden idempotency key makes a double submit one incident."""
+as for the API. A hidden idempotency key makes a double submit one incident.
+
+While the call is typed, the form asks ``intake_assist`` (the page's own
+endpoint over ``incidents.assist``) for the likely categories, possible
+duplicates, the caller's earlier reports and the place the address resolves
+to, and ``intake_places`` for the address type-ahead; a possible duplicate
+is merged into in one step (the report registered and merged at once)."""
 
 from __future__ import annotations
 
@@ -13,20 +19,23 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
 
 from shanzhi.accounts.models import Role, User
 from shanzhi.accounts.scope import Scope
 from shanzhi.core.errors import DomainError
 from shanzhi.core.errors import ValidationError as DomainValidationError
 from shanzhi.geo.models import Level
+from shanzhi.incidents import assist as intake_assist_service
 from shanzhi.incidents import selectors, services
 from shanzhi.incidents.models import Channel
+from shanzhi.intake import places
 
 from .actions import URGENCIES
 from .pages import DESK_ROLES, render_page
@@ -40,7 +49,7 @@ DEFAULT_CHANNEL = Channel.HOTLINE_12345
 POINT, ADDRESS = "point", "address"
 #: The service's error fields → the form's fields they are shown next to.
 ERROR_FIELDS = {"lng": "point", "lat": "point", "location": "point", "crs": "point",
-                "Idempotency-Key": "", "extra": "category"}
+                "Idempotency-Key": "", "extra": "category", "original": "", "duplicate_of": ""}
 #: How an extra field of each datatype is typed in.
 EXTRA_WIDGETS = {"number": "number", "singlevaluelist": "select",
                  "multivaluelist": "checkboxes", "datetime": "datetime"}
@@ -165,6 +174,8 @@ def report_fields(request: HttpRequest) -> dict:
         "photos": request.FILES.getlist("photos"),
         "idempotency_key": post.get("idempotency_key", "").strip()[:100] or None,
     }
+    if post.get("duplicate_of", "").strip():  # "merge into this one" (a possible duplicate)
+        fields["duplicate_of"] = post["duplicate_of"].strip()[:40]
     if post.get("locate") == ADDRESS:
         fields["region"] = post.get("region", "").strip() or None
     else:
@@ -210,7 +221,8 @@ def intake(request: HttpRequest) -> HttpResponse:
     status = 200
     if request.method == "POST":
         try:
-            incident, created = services.incident_report(actor=user, **report_fields(request))
+            fields = report_fields(request)
+            incident, created = services.incident_report(actor=user, **fields)
         except services.IdempotencyMismatch as exc:
             # the browser brought back a submitted form (back button, restored
             # form) and the fields were changed: say where the first call went,
@@ -220,6 +232,12 @@ def intake(request: HttpRequest) -> HttpResponse:
             chosen = rules.get(values.get("category", ""), {}).get("extra", [])
             error, status = _error(exc, {f["code"]: f["name"] for f in chosen}), exc.status
         else:
+            if created and fields.get("duplicate_of"):  # merged at once: on to the original
+                original = fields["duplicate_of"]
+                messages.success(request, _("Incident %(number)s registered and merged into "
+                                            "%(original)s as its duplicate.")
+                                 % {"number": incident.number, "original": original})
+                return redirect("web:incident", number=original)
             if created:
                 messages.success(request, _("Incident %(number)s registered.")
                                  % {"number": incident.number})
@@ -239,3 +257,142 @@ def intake(request: HttpRequest) -> HttpResponse:
         locate=values.get("locate") or POINT,
         idempotency_key=(not already and values.get("idempotency_key")) or str(uuid.uuid4()),
         map_config=_map_config())
+
+
+# ---------------------------------------------------------------- assistance
+
+#: How the type-ahead and the place preview name each kind of place.
+PLACE_KINDS = {"house": gettext_lazy("Address"), "building": gettext_lazy("Building"),
+               "intersection": gettext_lazy("Crossing"), "road": gettext_lazy("Road"),
+               "landmark": gettext_lazy("Landmark"), "area": gettext_lazy("Area"),
+               "region": gettext_lazy("Region")}
+#: The assistant's fields a refusal names → the fields left out on the next try
+#: (a half-typed point or category must not silence the other hints).
+DROP_ON_ERROR = {"category": ("category",), "lng": ("lng", "lat"), "lat": ("lng", "lat"),
+                 "location": ("lng", "lat"), "region": ("region",)}
+#: What the type-ahead answers at most.
+PLACES_LIMIT = 8
+
+
+def may_assist(user: User) -> bool:
+    """Whoever reports may be helped: the intake's operators and, on their
+    phone, grid workers."""
+    return may_report(user) or user.role == Role.GRID_WORKER
+
+
+def assist_fields(post) -> dict:
+    """``incidents.assist.assist``'s keyword arguments from the form as typed so far."""
+    fields: dict = {"description": post.get("description", ""),
+                    "category": post.get("category", "").strip() or None,
+                    "address": post.get("address", "").strip()[:300],
+                    "contact_phone": post.get("contact_phone", "").strip()[:40]}
+    if post.get("locate") == ADDRESS:
+        fields["region"] = post.get("region", "").strip() or None
+    else:
+        lng, lat = post.get("lng", "").strip(), post.get("lat", "").strip()
+        if lng and lat:
+            fields["lng"], fields["lat"] = lng, lat
+    return fields
+
+
+def assistance(user: User, fields: dict) -> dict:
+    """The assistant's answer; a field it refuses (a half-typed point, an
+    unknown category) is left out and it is asked again, so the other hints
+    still show while the call is typed."""
+    for _attempt in range(len(DROP_ON_ERROR)):
+        try:
+            return intake_assist_service.assist(actor=user, **fields)
+        except DomainValidationError as exc:
+            dropped = DROP_ON_ERROR.get(exc.field or "", ())
+            if not any(name in fields for name in dropped):
+                raise
+            for name in dropped:
+                fields.pop(name, None)
+    return intake_assist_service.assist(actor=user, **fields)
+
+
+def _percent(value: float | None) -> int | None:
+    return None if value is None else round(value * 100)
+
+
+def _whole(value: float) -> float | int:
+    """30.0 days reads "30 days"."""
+    return int(value) if float(value).is_integer() else value
+
+
+def _instant(value: str | None) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def assist_context(data: dict, *, chosen: str | None, address: str) -> dict:
+    """The assistant's answer as the fragment shows it: percentages, times,
+    and whether a typed address was recognised."""
+    model = data.get("model")
+    if model:
+        model = {**model, "accuracy_percent": _percent(model.get("accuracy")),
+                 "trained": _instant(model.get("trained_at"))}
+    place = data.get("place")
+    if place:
+        place = {**place, "percent": _percent(place["confidence"]),
+                 "kind_label": PLACE_KINDS.get(place["kind"], place["kind"])}
+    return {
+        "suggestions": [{**s, "percent": _percent(s["confidence"]), "chosen": s["code"] == chosen}
+                        for s in data.get("suggestions", [])],
+        "model": model, "place": place, "address": address,
+        "duplicates": [{**d, "percent": _percent(d["similarity"]),
+                        "distance": round(d["distance_m"]),
+                        "reported": _instant(d["reported_at"])}
+                       for d in data.get("duplicates", [])],
+        "repeats": [{**r, "reported": _instant(r["reported_at"])}
+                    for r in data.get("repeats", [])],
+        "repeat_days": _whole(settings.INTAKE_REPEAT_DAYS),
+        "radius_m": _whole(settings.INTAKE_DUPLICATE_RADIUS_M),
+        "duplicate_days": _whole(settings.INTAKE_DUPLICATE_DAYS),
+    }
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+@login_required
+@require_POST
+def intake_assist(request: HttpRequest) -> HttpResponse:
+    """智能受理: the form as typed so far → the assistant's hints, as the HTML
+    fragment the intake form shows (``web/parts/intake_assist.html``), or as
+    ``incidents.assist``'s JSON dict for ``Accept: application/json`` (the
+    phone). Nothing is written."""
+    user = request.user
+    if not may_assist(user):
+        raise DjangoPermissionDenied(_("Only those who register reports are assisted."))
+    fields = assist_fields(request.POST)
+    try:
+        data = assistance(user, dict(fields))
+    except DomainError as exc:
+        if _wants_json(request):
+            return JsonResponse({"error": {"message": exc.message, "field": exc.field}},
+                                status=exc.status)
+        return render(request, "web/parts/intake_assist.html",
+                      {"error": exc.message, "address": fields["address"]}, status=exc.status)
+    if _wants_json(request):
+        return JsonResponse(data, json_dumps_params={"ensure_ascii": False})
+    return render(request, "web/parts/intake_assist.html",
+                  assist_context(data, chosen=fields["category"], address=fields["address"]))
+
+
+@login_required
+@require_GET
+def intake_places(request: HttpRequest) -> JsonResponse:
+    """The address type-ahead: known addresses, roads, landmarks and regions
+    starting with (or containing) ``q``, houses limited to the user's territory."""
+    user = request.user
+    if not may_assist(user):
+        raise DjangoPermissionDenied(_("Only those who register reports are assisted."))
+    q = request.GET.get("q", "").strip()[:100]
+    found = places.complete(q, scope=Scope.for_user(user), limit=PLACES_LIMIT) if q else []
+    items = [{**item, "kind_label": str(PLACE_KINDS.get(item.get("kind"), item.get("kind", "")))}
+             for item in found]
+    return JsonResponse({"q": q, "items": items}, json_dumps_params={"ensure_ascii": False})

@@ -55,6 +55,7 @@ class _Names:
                     wanted["region"].add(data[key])
             if data.get("category"):
                 wanted["category"].add(data["category"])
+            wanted["category"].update(_suggested_codes(data))
         return cls(
             departments=dict(Department.objects.filter(code__in=wanted["department"])
                              .values_list("code", "name")),
@@ -76,6 +77,7 @@ def _details(entry: TimelineEntry, names: _Names) -> list[tuple[str, str]]:
         out.append((_("Department"), names.departments.get(data["department"],
                                                            data["department"])))
     out += _suggestion(data, names)
+    out += _intake(data, names)
     for key, label in (("region", _("Lower linkage centre")), ("to", _("To")),
                        ("escalated_to", _("Escalated to")), ("holder", _("Linkage centre"))):
         if data.get(key):
@@ -105,6 +107,63 @@ def _suggestion(data: dict, names: _Names) -> list[tuple[str, str]]:
     if "followed_suggestion" in data:
         text += " · " + (_("followed") if data["followed_suggestion"] else _("not followed"))
     return [(_("Suggested department"), text)]
+
+
+def _suggested_codes(data: dict) -> set[str]:
+    """The category codes of a report's or an acceptance's suggestion."""
+    suggestion = data.get("suggestion")
+    if not isinstance(suggestion, dict):
+        return set()
+    codes = {str(pair[0]) for pair in suggestion.get("top") or []
+             if isinstance(pair, list | tuple) and pair}
+    codes.update(str(suggestion[key]) for key in ("suggested", "chosen") if suggestion.get(key))
+    return codes
+
+
+def _followed(matched) -> str:
+    if matched is None:
+        return _("no category chosen")
+    return _("followed") if matched else _("not followed")
+
+
+def _intake(data: dict, names: _Names) -> list[tuple[str, str]]:
+    """What intake assistance recorded (docs/intake.md): the model's suggested
+    categories and whether the one chosen matched, a repeat call, an address
+    that could not be placed."""
+    out: list[tuple[str, str]] = []
+    suggestion = data.get("suggestion")
+    if isinstance(suggestion, dict):
+        if "top" in suggestion:  # the report: the model's top three
+            top = [f"{names.categories.get(code, code)} {round(float(conf) * 100)}%"
+                   for code, conf in suggestion.get("top") or []]
+            text = "、".join(top) or _("none")
+            if suggestion.get("model"):
+                text += f"（{suggestion['model']}）"
+            out.append((_("Suggested categories"), text))
+            if suggestion.get("chosen") or suggestion.get("matched") is not None:
+                out.append((_("Suggestion"), _followed(suggestion.get("matched"))))
+        elif suggestion.get("suggested"):  # the acceptance: the final category against it
+            code = suggestion["suggested"]
+            out.append((_("Suggested category"), names.categories.get(code, code) + " · "
+                        + _followed(suggestion.get("matched"))))
+    if data.get("repeat_of"):
+        out.append((_("Repeat call of"), "、".join(str(n) for n in data["repeat_of"])))
+    place = data.get("place")
+    if isinstance(place, dict) and place.get("placed") is False:
+        out.append((_("Address not placed"), _unplaced_text(place)))
+    elif isinstance(place, dict) and place.get("placed"):
+        out.append((_("Placed by address"), _("%(label)s (confidence %(percent)s %%)") % {
+            "label": place.get("label", ""),
+            "percent": round(float(place.get("confidence") or 0) * 100)}))
+    return out
+
+
+def _unplaced_text(place: dict) -> str:
+    """The resolver's best guess for an address it could not place confidently."""
+    if not place.get("label"):
+        return _("the address is not known; place it by hand")
+    return _("best guess %(label)s (confidence %(percent)s %%); place it by hand") % {
+        "label": place["label"], "percent": round(float(place.get("confidence") or 0) * 100)}
 
 
 def _deadline(entry: TimelineEntry, data: dict) -> list[tuple[str, str]]:

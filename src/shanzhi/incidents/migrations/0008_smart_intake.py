@@ -27,7 +27,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='incident',
-            index=models.Index(condition=models.Q(('state__in', ['dispatched', 'handled', 'in_progress', 'registered', 'reported'])), fields=['category', '-reported_at'], name='incident_open_category'),
+            index=models.Index(condition=models.Q(('state__in', ['dispatched', 'handled', 'in_progress', 'registered', 'reported'])), fields=['category', 'lng', 'lat', 'reported_at'], name='incident_open_category'),
         ),
         migrations.AddIndex(
             model_name='incident',

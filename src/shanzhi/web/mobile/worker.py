@@ -178,6 +178,7 @@ def report(request: HttpRequest) -> HttpResponse:
     return render_mobile(
         request, "web/m/report.html", catalogue=category_catalogue(request.user),
         report_config={"grids": reverse("web:m_grids"), "locate": reverse("api:locate"),
+                       "assist": reverse("web:intake_assist"),
                        "communities": communities,
                        "urgencyLabels": {k: str(v) for k, v in URGENCIES.items()},
                        "messages": _report_messages()},
@@ -210,6 +211,8 @@ def _report_messages() -> dict[str, str]:
         "photos": _("%(n)s photo(s)"),
         "noGrids": _("No grid to draw."),
         "addressAuto": _("Near %(place)s (%(lng)s, %(lat)s)"),
+        "suggested": _("Suggested"),
+        "suggestedTitle": _("Choose %(name)s: the model gives it %(percent)s"),
     }
 
 

@@ -16,7 +16,7 @@ from django.core.management.base import CommandParser
 
 from shanzhi.core.commands import OperatorCommand
 from shanzhi.demo.history import build_history
-from shanzhi.demo.load import DEMO_PASSWORD, build_demo, demo_exists
+from shanzhi.demo.load import DEMO_PASSWORD, build_demo, demo_exists, train_demo_model
 from shanzhi.demo.progress import ProgressRecorder, clear_progress
 from shanzhi.incidents.models import Incident
 
@@ -56,6 +56,7 @@ class Command(OperatorCommand):
             finally:
                 clear_progress()
             self.progress(f"built in {time.monotonic() - started:.0f} s")
+            train_demo_model(progress=self.progress)  # intake suggests from the start
         if opts["no_serve"] or not history:  # else after the history, in its child process
             from shanzhi.demo.mediation import build_mediation
 

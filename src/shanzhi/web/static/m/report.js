@@ -5,7 +5,9 @@
    system, or a tap on the minimap, which is WGS-84), and checks the grid
    before sending (/api/v1/geo/locate; offline, the cached grids when the
    point is WGS-84). A point outside my grids may be sent anyway to my
-   community's centre: without the point, with an address and the community. */
+   community's centre: without the point, with an address and the community.
+   When online, the city's model suggests categories for the description:
+   chips under it (web:intake_assist). */
 (function () {
   "use strict";
 
@@ -161,6 +163,71 @@
       box.append(label);
     });
   }
+
+  // ------------------------------------------------------------ suggestions
+  // When online, the city's model suggests categories for the description
+  // (web:intake_assist as JSON): chips under it, a tap chooses one.
+  const SUGGEST_MS = 600;
+  const suggestBox = $("suggest");
+  const description = form.querySelector("textarea[name=description]");
+  let suggestTimer = null;
+  let suggesting = 0;
+
+  async function suggest() {
+    const text = description.value.trim();
+    const ticket = ++suggesting;
+    if (!text || !navigator.onLine || !config.assist) { renderSuggestions([]); return; }
+    const body = new FormData();
+    body.append("description", text);
+    let answer = null;
+    try {
+      const token = document.querySelector('meta[name="csrf-token"]');
+      const response = await fetch(config.assist, {
+        method: "POST", body, credentials: "same-origin",
+        headers: { Accept: "application/json", "X-CSRFToken": token ? token.content : "" } });
+      if (response.ok) answer = await response.json();
+    } catch (e) { /* offline: no chips */ }
+    if (ticket !== suggesting) return; // typed on meanwhile
+    renderSuggestions(answer ? answer.suggestions.filter((s) => byCode.has(s.code)) : []);
+  }
+
+  function renderSuggestions(items) {
+    suggestBox.textContent = "";
+    suggestBox.hidden = !items.length;
+    if (!items.length) return;
+    const lead = document.createElement("span");
+    lead.className = "m-suggest-lead";
+    lead.textContent = T.suggested;
+    suggestBox.append(lead);
+    for (const s of items) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "m-chip";
+      b.dataset.suggest = s.code;
+      b.setAttribute("aria-pressed", String(state.category === s.code));
+      const percent = `${Math.round(s.confidence * 100)}%`;
+      b.title = fmt(T.suggestedTitle, { name: s.name, percent });
+      const name = document.createElement("span");
+      name.textContent = s.name;
+      const conf = document.createElement("b");
+      conf.textContent = percent;
+      b.append(name, conf);
+      suggestBox.append(b);
+    }
+  }
+
+  description.addEventListener("input", () => {
+    clearTimeout(suggestTimer);
+    suggestTimer = setTimeout(suggest, SUGGEST_MS);
+  });
+  suggestBox.addEventListener("click", (event) => {
+    const b = event.target.closest("button[data-suggest]");
+    if (!b) return;
+    choose(b.dataset.suggest);
+    for (const other of suggestBox.querySelectorAll("button[data-suggest]")) {
+      other.setAttribute("aria-pressed", String(other === b));
+    }
+  });
 
   // ------------------------------------------------------------ position
   const map = window.shanzhiMinimap.create($("map"), {
@@ -335,6 +402,7 @@
   // queued (no network): the form is ready for the next report, the place stays
   form.addEventListener("outbox:queued", () => {
     form.querySelector("textarea[name=description]").value = "";
+    renderSuggestions([]);
     photos.value = "";
     previews();
     choose(null);

@@ -309,11 +309,38 @@ class CommandCentre {
     this.bars(summary.categories);
     this.pie(summary.channels);
     this.overdue(summary.overdue);
+    this.intake(summary.intake);
     // the follow-up visits' light (registry): open, overdue, near due
     for (const out of document.querySelectorAll("[data-followup]")) {
       const value = (summary.followups || {})[out.dataset.followup];
       out.textContent = value == null ? "—" : Number(value).toLocaleString("zh-CN");
     }
+  }
+
+  // Smart intake's match rate: the share of the incidents classified whose
+  // final category was the model's first suggestion, with the counts and the
+  // model's own cross-validated accuracy under it (docs/intake.md).
+  intake(figures) {
+    const tile = document.querySelector("[data-intake-tile]");
+    if (!tile) return;
+    const rate = tile.querySelector('[data-intake="rate"]');
+    const detail = tile.querySelector('[data-intake="detail"]');
+    if (!figures) {
+      rate.textContent = "—";
+      detail.textContent = "";
+      return;
+    }
+    rate.textContent = figures.rate == null ? "—" : `${(figures.rate * 100).toFixed(1)}%`;
+    const parts = [fmt(this.t.intakeCounts, { matched: figures.matched ?? 0,
+                                               suggested: figures.suggested ?? 0 })];
+    const model = figures.model;
+    if (model && model.accuracy != null) {
+      parts.push(fmt(this.t.intakeModel, { version: model.version,
+                                           accuracy: `${(model.accuracy * 100).toFixed(0)}%` }));
+    } else {
+      parts.push(this.t.intakeNoModel);
+    }
+    detail.textContent = parts.join(" · ");
   }
 
   // Each tile's list on the case desk, for the region open now (no links

@@ -2,10 +2,11 @@
 // map.js and incident_map.js: no base map unless a tile URL is set, data from
 // the territory API with the page's session). A click sets the report's point
 // (the form's lng/lat fields) and says which grid it falls in; typed
-// coordinates move the point.
+// coordinates, and an address the assistant placed, move the point.
 //
 // For tests: window.__intakeMap is the MapLibre map; window.__intakeMapReady
-// is true once the map is idle with its grids.
+// is true once the map is idle with its grids; window.__intakePoint the
+// point drawn ([lng, lat] or null).
 
 import { flatMap } from "./basemap.js";
 
@@ -35,6 +36,7 @@ export function startIntakeMap(maplibregl, config) {
   async function showPoint(point, { pan = false } = {}) {
     const source = map.getSource("point");
     if (!source) return;
+    window.__intakePoint = point;
     source.setData(point ? { type: "Feature", properties: {},
                              geometry: { type: "Point", coordinates: point } } : EMPTY);
     if (!point) {
@@ -122,6 +124,10 @@ export function startIntakeMap(maplibregl, config) {
     for (const input of [lngInput, latInput]) {
       input.addEventListener("change", () => showPoint(typed(), { pan: true }));
     }
+    // an address the assistant placed confidently (intake_assist.js) is shown
+    // while the place is given by address: the report gets that point
+    document.addEventListener("intake:place", (event) => showPoint(event.detail.point,
+                                                                   { pan: true }));
     await showPoint(typed(), { pan: true });
     map.once("idle", () => { window.__intakeMapReady = true; });
     map.triggerRepaint();
