@@ -28,3 +28,9 @@ class OneHopASGIHandler(ASGIHandler):
 
 django.setup(set_prefix=False)
 application = OneHopASGIHandler()
+
+# each server process loads the category model (scikit-learn, jieba's dictionary:
+# seconds) in the background at start, not when its first report comes in
+from shanzhi.intake import textclass  # noqa: E402
+
+textclass.preload()

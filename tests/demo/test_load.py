@@ -28,6 +28,8 @@ def demo(django_db_setup, django_db_blocker):
         for model in (registry.Person, registry.Household, registry.Organisation,
                       registry.House, registry.Building):
             model.objects.all()._raw_delete(model.objects.db)
+        from shanzhi.intake.models import PlaceName
+        PlaceName.objects.all().delete()
         Grid.objects.all().delete()
         GridWorker.objects.all().delete()
         User.objects.all().delete()

@@ -156,7 +156,8 @@ def test_the_admin_checks_a_name_like_an_import_and_the_resolver_sees_it(territo
     url = "/admin/intake/placename/add/"
     bad = client.post(url, {"name": "北寺塔", "kind": "road", "aliases": "[]",
                             "geometry": json.dumps({"type": "Point",
-                                                    "coordinates": [120.031, 31.011]})})
+                                                    "coordinates": [120.031, 31.011]})},
+                      HTTP_ACCEPT_LANGUAGE="en")
     assert bad.status_code == 200 and "a road needs a line" in bad.content.decode()
     assert not PlaceName.objects.exists()
     good = client.post(url, {"name": "北寺塔", "kind": "landmark", "aliases": '["报恩寺"]',

@@ -32,6 +32,7 @@ from shanzhi.cases.api import (
 from shanzhi.core.input import Day, Out, errors, longest
 from shanzhi.geo.index import get_index
 from shanzhi.geo.models import Region
+from shanzhi.intake.api import ResolvedPlaceOut
 
 from . import assist as intake_assist
 from . import selectors, services
@@ -217,17 +218,6 @@ class ModelOut(Out):
     macro_f1: float | None
 
 
-class PlaceOut(Out):
-    label: str
-    kind: str
-    lng: float | None
-    lat: float | None
-    grid: NamedOut | None
-    region: NamedOut | None
-    confidence: float
-    confident: bool
-
-
 class DuplicateOut(Out):
     number: str
     category: str | None
@@ -255,7 +245,7 @@ class AssistOut(Out):
 
     suggestions: list[SuggestionOut]
     model: ModelOut | None
-    place: PlaceOut | None
+    place: ResolvedPlaceOut | None
     duplicates: list[DuplicateOut]
     repeats: list[RepeatOut]
 

@@ -35,15 +35,18 @@ RETRAIN_AFTER = dt.timedelta(days=1)
 MACHINE_CHANNELS = (Channel.IOT, Channel.VIDEO)
 
 
-def incident_rows(*, since: dt.datetime | None = None,
+def incident_rows(*, since: dt.datetime | None = None, reported_before: dt.datetime | None = None,
                   limit: int = ROWS) -> list[tuple[str, str]]:
     """(description, final category code) of the closed, people-typed incidents,
-    newest closed first; ``since``: closed at or after it."""
+    newest closed first; ``since``: closed at or after it; ``reported_before``:
+    reported before it (what came later is held out)."""
     closed = (Incident.objects.filter(state=wf.CLOSED, merged_into__isnull=True,
                                       category__isnull=False, device__isnull=True)
               .exclude(channel__in=MACHINE_CHANNELS))
     if since is not None:
         closed = closed.filter(closed_at__gte=since)
+    if reported_before is not None:
+        closed = closed.filter(reported_at__lt=reported_before)
     rows = closed.order_by("-closed_at", "-id").values_list("description", "category__code")
     return [(text, code) for text, code in rows[:limit] if text and text.strip()]
 
@@ -56,10 +59,11 @@ def learnable(rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def train_from_incidents(*, model: str = textclass.DEFAULT_MODEL,
-                         since: dt.datetime | None = None, limit: int = ROWS,
+                         since: dt.datetime | None = None,
+                         reported_before: dt.datetime | None = None, limit: int = ROWS,
                          folds: int = 5, now: dt.datetime | None = None) -> dict:
     """Train the model's next version on :func:`incident_rows`; the report."""
-    rows = learnable(incident_rows(since=since, limit=limit))
+    rows = learnable(incident_rows(since=since, reported_before=reported_before, limit=limit))
     if len({code for _text, code in rows}) < 2:
         raise ValidationError(gettext("There are not yet closed incidents of two categories "
                                       "(each at least twice) to learn from."),

@@ -31,18 +31,18 @@ class OptionOut(Out):
     lat: float | None
 
 
-class NodeOut(Out):
+class NamedOut(Out):
     code: str
     name: str
 
 
-class PlaceOut(Out):
+class ResolvedPlaceOut(Out):
     label: str
     kind: str
     lng: float | None
     lat: float | None
-    grid: NodeOut | None
-    region: NodeOut | None
+    grid: NamedOut | None
+    region: NamedOut | None
     confidence: float
     #: Whether a report may be placed here without the operator.
     confident: bool
@@ -50,7 +50,7 @@ class PlaceOut(Out):
 
 class ResolveOut(Out):
     q: str
-    place: PlaceOut | None
+    place: ResolvedPlaceOut | None
 
 
 def _typed(q: str) -> str:
