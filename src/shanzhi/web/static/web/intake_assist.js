@@ -31,6 +31,8 @@
 
   function later(delay = DELAY_MS) {
     clearTimeout(timer);
+    asked += 1; // what is on its way answers words that have changed since: drop it
+    form.dataset.assist = "busy";
     timer = setTimeout(ask, delay);
   }
 
