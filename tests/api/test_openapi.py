@@ -115,3 +115,24 @@ def test_the_command_centres_summary_answers_as_its_model_says(api, cast, schema
     model = schema["components"]["schemas"]["OverdueOut"]
     assert set(model["properties"]) == set(late)
     assert summary["areas"]["kind"] in ("region", "grid")
+
+
+def test_no_two_models_share_a_schema_name():
+    """The document names each schema by its class: two models of one name
+    but different fields would publish one of them for both (the other's
+    endpoints documented wrongly, and fuzzed against the wrong shape)."""
+    from pydantic import BaseModel
+
+    import shanzhi.api.main  # noqa: F401  (every router's models imported)
+
+    shapes: dict[str, set] = {}
+    stack = [BaseModel]
+    while stack:
+        for model in stack.pop().__subclasses__():
+            stack.append(model)
+            if model.__module__.startswith("shanzhi."):
+                fields = tuple(sorted((name, str(field.annotation))
+                                      for name, field in model.model_fields.items()))
+                shapes.setdefault(model.__name__, set()).add(fields)
+    clashes = sorted(name for name, variants in shapes.items() if len(variants) > 1)
+    assert clashes == []

@@ -26,7 +26,7 @@ router = Router(tags=["command centre"])
 RegionCode = Annotated[str, Query(max_length=32)]
 
 
-class RegionOut(Out):
+class FocusRegionOut(Out):
     code: str
     name: str
     level: str
@@ -95,7 +95,7 @@ class IntakeMatchOut(Out):
 
 
 class SummaryOut(Out):
-    region: RegionOut | None
+    region: FocusRegionOut | None
     source: Literal["rollups", "incidents"]
     kpis: dict[str, Any]
     trend: list[DayOut]
@@ -159,7 +159,7 @@ class MediationTypeOut(Out):
 
 
 class MediationOut(Out):
-    region: RegionOut | None
+    region: FocusRegionOut | None
     open: int
     overdue: int
     open_by_state: dict[str, int]

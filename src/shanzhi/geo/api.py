@@ -178,7 +178,7 @@ def region_grids(request: HttpRequest, code: Code, zoom: Zoom = 10, slim: bool =
         "grids", TerritoryRevision.current(), region.pk, zoom, scope)
 
 
-class GridOut(Out):
+class GridDetailOut(Out):
     level: str
     code: str
     name: str
@@ -187,7 +187,7 @@ class GridOut(Out):
     ancestors: list[NodeOut]
 
 
-@router.get("/grids/{code}", response={200: GridOut, **errors(404)},
+@router.get("/grids/{code}", response={200: GridDetailOut, **errors(404)},
             summary="One grid of my territory")
 def grid_detail(request: HttpRequest, code: Code):
     scope = _scope(request)

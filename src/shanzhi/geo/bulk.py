@@ -103,7 +103,7 @@ def locate_csv(*, source: Path, target: Path, lat_col: str, lng_col: str, crs: s
             raise LocateFailed(problems, bad_rows)
         os.replace(tmp_name, target)
     except UnicodeDecodeError:
-        offset, line = _first_undecodable(source, encoding)
+        offset, line = first_undecodable(source, encoding)
         raise ValidationError(
             f"{source}: not {'UTF-8' if encoding == 'utf-8-sig' else encoding} at byte "
             f"{offset} (line {line}); save the file as UTF-8, or name its encoding with "
@@ -115,7 +115,7 @@ def locate_csv(*, source: Path, target: Path, lat_col: str, lng_col: str, crs: s
             "no_coordinates": missing}
 
 
-def _first_undecodable(path: Path, encoding: str) -> tuple[int, int]:
+def first_undecodable(path: Path, encoding: str) -> tuple[int, int]:
     """The byte offset and line of the first byte ``encoding`` cannot read
     (lines end with a line feed in UTF-8 and GB18030 alike)."""
     offset = 0

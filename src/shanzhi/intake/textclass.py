@@ -51,6 +51,7 @@ from django.utils.translation import gettext
 
 from shanzhi.core.errors import ValidationError
 from shanzhi.core.memo import Memo
+from shanzhi.geo.bulk import first_undecodable
 
 #: the city's incident model: ``shanzhi intake train --from-incidents`` writes it,
 #: intake asks it
@@ -621,7 +622,7 @@ def _read_csv(path: Path, *, encoding: str, columns: list[tuple[str, str]],
                 rows.append((reader.line_num, cells, record) if keep
                             else (reader.line_num, cells))
     except UnicodeDecodeError:
-        offset, line = _first_undecodable(path, encoding)
+        offset, line = first_undecodable(path, encoding)
         raise ValidationError(
             f"{path}: " + gettext("not %(encoding)s at byte %(offset)s (line %(line)s); save "
                                   "the file as UTF-8, or name its encoding with --encoding "
@@ -632,16 +633,3 @@ def _read_csv(path: Path, *, encoding: str, columns: list[tuple[str, str]],
         raise ValidationError(f"{path}: " + gettext("there are no rows under the header"),
                               field="csv")
     return header, rows
-
-
-def _first_undecodable(path: Path, encoding: str) -> tuple[int, int]:
-    """The byte offset and line of the first byte ``encoding`` cannot read."""
-    offset, line = 0, 0
-    with open(path, "rb") as f:
-        for line, raw in enumerate(f, start=1):
-            try:
-                raw.decode(encoding)
-            except UnicodeDecodeError as exc:
-                return offset + exc.start, line
-            offset += len(raw)
-    return offset, line

@@ -83,7 +83,7 @@ class CaseIn(BaseModel):
     referred_from: str | None = Field(None, max_length=40)
 
 
-class ActionIn(BaseModel):
+class MediationActionIn(BaseModel):
     """Fields of a workflow action; each action uses the ones it needs."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
@@ -125,7 +125,7 @@ class NamedOut(Out):
     name: str
 
 
-class PersonOut(Out):
+class MediatorOut(Out):
     username: str
     name: str
 
@@ -172,7 +172,7 @@ class CaseOut(Out):
     risk_level: str
     risk_reasons: list[str]
     escalation: bool
-    mediator: PersonOut | None
+    mediator: MediatorOut | None
     department: NamedOut | None
     outcome: str
     created_at: dt.datetime
@@ -338,6 +338,6 @@ def centre_list(request: HttpRequest):
 
 
 case_routes(router, MEDIATION_CASE, key="case_id", detail_out=CaseDetailOut,
-            present=case_out, action_in=ActionIn, action_fields=ACTION_FIELDS,
+            present=case_out, action_in=MediationActionIn, action_fields=ACTION_FIELDS,
             photo_actions=PHOTO_ACTIONS, services=services.ACTIONS,
             name="mediation_case", noun="mediation case")
