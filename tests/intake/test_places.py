@@ -56,17 +56,6 @@ def make_flat(personas):
     return house_create(actor=personas.admin, building=building, unit="2", room="302")
 
 
-@pytest.fixture
-def gaz(territory):
-    import_features(GAZETTEER, source="test")
-    return territory
-
-
-@pytest.fixture
-def flat(gaz, personas):
-    return make_flat(personas)
-
-
 def grid_of(place) -> str:
     from shanzhi.geo.index import get_index
 

@@ -5,22 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from shanzhi.intake.gazetteer import import_features
-
-from .test_places import GAZETTEER, make_flat
-
 API = "/api/v1/places"
-
-
-@pytest.fixture
-def gaz(territory):
-    import_features(GAZETTEER, source="test")
-    return territory
-
-
-@pytest.fixture
-def flat(gaz, personas):
-    return make_flat(personas)
 
 
 def test_it_needs_a_log_in(gaz, client):

@@ -82,12 +82,8 @@ def model_label(info: dict | None) -> str:
 
 
 def _class_name(cat: Category) -> str:
-    if cat.parent_id is None:
-        return ""
-    for other, _rules in rule_book().categories.values():
-        if other.pk == cat.parent_id:
-            return other.name
-    return ""
+    parent = rule_book().by_id.get(cat.parent_id) if cat.parent_id else None
+    return parent.name if parent else ""
 
 
 def place_out(place: places.Place | None, *, scope: Scope | None) -> dict | None:

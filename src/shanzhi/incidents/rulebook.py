@@ -29,6 +29,8 @@ TTL = 5.0
 class RuleBook:
     #: Active category by code → (category, its latest rules or None for a class).
     categories: dict[str, tuple[Category, CategoryRules | None]] = field(default_factory=dict)
+    #: Active category by id (the same objects).
+    by_id: dict[int, Category] = field(default_factory=dict)
     #: Region id → its routing rules that name a department.
     routing: dict[int, list[RoutingRule]] = field(default_factory=dict)
     #: (region id, kind) → the department of that kind at that region.
@@ -45,6 +47,7 @@ def _build() -> RuleBook:
         if rules is not None:
             rules.category = cat
         book.categories[cat.code] = (cat, rules)
+        book.by_id[cat.pk] = cat
     for rule in RoutingRule.objects.filter(department__isnull=False).select_related(
             "department__region", "category", "region").defer(
             "region__geometry", "department__region__geometry").order_by("pk"):

@@ -273,7 +273,7 @@ def incident_report(*, actor: User | None, channel: str, description: str,
     else:
         lng_f, lat_f, grid, located = _locate(lng=lng, lat=lat, crs=crs, region_code=region,
                                               actor=actor)
-    intake = _intake_data(description=description, cat=cat, device=device,
+    intake = _intake_data(description=description, cat=cat, device=device, actor=actor,
                           contact_phone=contact_phone, reported_at=reported_at)
     if place_data is not None:
         intake["data"]["place"] = place_data
@@ -329,10 +329,12 @@ def _place_address(*, address: str, region_code: str | None, actor: User | None)
 
 
 def _intake_data(*, description: str, cat: Category | None, device: Device | None,
-                 contact_phone: str, reported_at: dt.datetime) -> dict:
+                 actor: User | None, contact_phone: str, reported_at: dt.datetime) -> dict:
     """What smart intake adds to a report: the model's suggestion (not for
     a device that names its own category), the caller's phone normalised and
-    their reports of the last INTAKE_REPEAT_DAYS anywhere in the city."""
+    their reports of the last INTAKE_REPEAT_DAYS in the reporter's territory
+    (the same the intake form showed them: the timeline names no incident
+    the reporter could not see)."""
     data: dict = {}
     suggested = [] if device is not None and cat is not None else \
         category_suggestions(description)
@@ -345,7 +347,8 @@ def _intake_data(*, description: str, cat: Category | None, device: Device | Non
     phone = contact_phone.strip()
     if phone:
         phone = duplicates.normalize_phone(phone) or phone
-        earlier = duplicates.repeats(phone=phone, now=reported_at)
+        earlier = duplicates.repeats(phone=phone, now=reported_at,
+                                     scope=Scope.for_user(actor) if actor else None)
         if earlier:
             data["repeat_of"] = [i.number for i in earlier]
     return {"data": data, "phone": phone, "suggested": suggested[0] if suggested else None}
@@ -463,9 +466,9 @@ def incident_accept(*, actor: User, incident: Incident, note: str = "",
 
 
 def _category_code(category_id: int) -> str | None:
-    for cat, _rules in rule_book().categories.values():
-        if cat.pk == category_id:
-            return cat.code
+    cat = rule_book().by_id.get(category_id)
+    if cat is not None:
+        return cat.code
     return Category.objects.filter(pk=category_id).values_list("code", flat=True).first()
 
 

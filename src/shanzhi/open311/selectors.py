@@ -299,7 +299,7 @@ def request_rows(incidents: Sequence[Incident]) -> list[dict]:
         extras = {pk: (media, address_id) for pk, media, address_id in
                   ServiceRequest.objects.filter(incident_id__in=ids).values_list(
                       "incident_id", "media_url", "address_id")}
-    categories = {cat.pk: cat for cat, _rules in rule_book().categories.values()}
+    categories = rule_book().by_id
     rows = []
     for incident in incidents:
         is_open = incident.state in wf.OPEN_STATES

@@ -373,8 +373,7 @@ def intake_assist(request: HttpRequest) -> HttpResponse:
         data = assistance(user, dict(fields))
     except DomainError as exc:
         if _wants_json(request):
-            return JsonResponse({"error": {"message": exc.message, "field": exc.field}},
-                                status=exc.status)
+            return JsonResponse(exc.as_dict(), status=exc.status)  # the one error format
         return render(request, "web/parts/intake_assist.html",
                       {"error": exc.message, "address": fields["address"]}, status=exc.status)
     if _wants_json(request):
